@@ -1,0 +1,199 @@
+"""Every TLS 1.2 cipher suite, with its IANA, JSSE and OpenSSL names and a strength, from cryptodatahub.
+
+The catalog is derived from the library's table at import time, never typed by hand. Names resolve
+case-insensitively; for IANA and JSSE names the `SSL_`/`TLS_` prefix is ignored, as JSSE spells the suites
+first defined for SSL 3.0 (code points 0x0001-0x001B) with `SSL_`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from cryptodatahub.common.grade import Grade
+from cryptodatahub.tls.algorithm import TlsCipherSuite
+
+
+class Strength(StrEnum):
+    """How good a suite is today: secure (forward secret and AEAD), weak, or insecure."""
+
+    SECURE = "secure"
+    WEAK = "weak"
+    INSECURE = "insecure"
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One TLS 1.2 cipher suite."""
+
+    code: int
+    name: str
+    openssl_name: str | None
+    key_exchange: str
+    authentication: str
+    cipher: str
+    mac: str
+    forward_secret: bool
+    aead: bool
+    key_bits: int
+    strength: Strength
+
+    @property
+    def jsse_name(self) -> str:
+        """The Java (JSSE) spelling: `SSL_` for the suites first defined for SSL 3.0."""
+        if 0x0001 <= self.code <= 0x001B and self.name.startswith("TLS_"):
+            return "SSL_" + self.name[4:]
+        return self.name
+
+    @property
+    def code_hex(self) -> str:
+        return f"0x{self.code:04X}"
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, int, int, int]:
+        """Strongest first when sorted ascending: strength, forward secrecy, AEAD, ECDHE, key size, code."""
+        rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[self.strength]
+        ecdhe = 0 if self.key_exchange == "ECDHE" else 1
+        return (rank, 0 if self.forward_secret else 1, 0 if self.aead else 1, ecdhe, -self.key_bits, self.code)
+
+
+class UnknownSuiteError(ValueError):
+    """A suite name that matches nothing in the catalog."""
+
+    def __init__(self, name: str, suggestions: tuple[str, ...]) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
+        super().__init__(f"unknown cipher suite {name!r}.{hint}")
+
+
+_INSECURE_CIPHERS = ("NULL", "RC4", "RC2", "DES", "3DES", "IDEA", "GOST", "MAGMA")
+_NO_FS_KEY_EXCHANGES = {"RSA", "DH", "ECDH", "PSK", "RSA_EXPORT", "KRB5", "SRP", "NULL"}
+
+
+def _name(member: object) -> str:
+    value = getattr(member, "value", None)
+    name = getattr(value, "name", None)
+    return str(name) if name else "NULL"
+
+
+def _strength(cs: object, kx: str, cipher: str, mac: str, aead: bool, anonymous: bool) -> Strength:
+    grade = getattr(cs, "min_grade", None)
+    if (
+        anonymous
+        or getattr(cs, "export_grade", False)
+        or cipher == "NULL"
+        or any(cipher.upper().startswith(bad) for bad in _INSECURE_CIPHERS)
+        or mac == "MD5"
+        or grade == Grade.INSECURE
+    ):
+        return Strength.INSECURE
+    if kx in _NO_FS_KEY_EXCHANGES or not aead:
+        return Strength.WEAK
+    return Strength.SECURE
+
+
+def _build() -> tuple[Suite, ...]:
+    suites = []
+    for member in TlsCipherSuite:
+        cs = member.value
+        code = int(cs.code)
+        # TLS 1.3 suites (0x13xx), signalling values and the null suite are not TLS 1.2 suites.
+        if code >> 8 == 0x13 or code in (0x0000, 0x00FF, 0x5600) or not cs.iana_name:
+            continue
+        kx = _name(cs.key_exchange)
+        auth = _name(cs.authentication)
+        cipher = _name(cs.bulk_cipher)
+        mac = _name(cs.mac)
+        aead = bool(getattr(cs, "authenticated_encryption", False))
+        anonymous = auth in ("anon", "ANONYMOUS") or "_anon_" in cs.iana_name
+        bulk = getattr(cs.bulk_cipher, "value", None)
+        key_bits = int(getattr(bulk, "key_size", 0) or 0)
+        kx_params = getattr(cs.key_exchange, "value", None)
+        forward_secret = bool(getattr(kx_params, "forward_secret", False)) and not anonymous
+        suites.append(
+            Suite(
+                code=code,
+                name=cs.iana_name,
+                openssl_name=cs.openssl_name or None,
+                key_exchange=kx,
+                authentication=auth,
+                cipher=cipher,
+                mac=mac,
+                forward_secret=forward_secret,
+                aead=aead,
+                key_bits=key_bits,
+                strength=_strength(cs, kx, cipher, mac, aead, anonymous),
+            )
+        )
+    return tuple(sorted(suites, key=lambda s: s.code))
+
+
+def _key(name: str) -> str:
+    upper = name.strip().upper()
+    if upper.startswith(("SSL_", "TLS_")):
+        return "TLS_" + upper[4:]
+    return upper
+
+
+@cache
+def all_suites() -> tuple[Suite, ...]:
+    """Every TLS 1.2 suite the catalog knows, by code point."""
+    return _build()
+
+
+@cache
+def _index() -> dict[str, Suite]:
+    index: dict[str, Suite] = {}
+    for suite in all_suites():
+        index.setdefault(_key(suite.name), suite)
+        if suite.openssl_name:
+            index.setdefault(suite.openssl_name.upper(), suite)
+    return index
+
+
+@cache
+def _by_openssl() -> dict[str, Suite]:
+    return {s.openssl_name: s for s in all_suites() if s.openssl_name}
+
+
+def find(name: str) -> Suite | None:
+    """The suite for a JSSE, IANA or OpenSSL name, or None."""
+    return _index().get(_key(name))
+
+
+def resolve(name: str) -> Suite:
+    """The suite for a JSSE, IANA or OpenSSL name; raises UnknownSuiteError with the closest names."""
+    suite = find(name)
+    if suite is None:
+        raise UnknownSuiteError(name, suggest(name))
+    return suite
+
+
+def by_name(iana_name: str) -> Suite:
+    """The suite for an IANA name known to be in the catalog."""
+    return resolve(iana_name)
+
+
+def by_openssl_name(openssl_name: str) -> Suite | None:
+    """The suite for an exact OpenSSL name, as OpenSSL reports a negotiated cipher."""
+    found = _by_openssl().get(openssl_name) or find(openssl_name)
+    if found is None and openssl_name.startswith("DHE-"):
+        # OpenSSL 1.1 renamed EDH-* to DHE-*; the catalog keeps the older spelling for a few suites.
+        found = _by_openssl().get("EDH-" + openssl_name[4:])
+    return found
+
+
+def suggest(name: str, limit: int = 3) -> tuple[str, ...]:
+    """The closest real suite names to a misspelled one."""
+    candidates = {_key(s.name): s.name for s in all_suites()}
+    close = difflib.get_close_matches(_key(name), list(candidates), n=limit, cutoff=0.6)
+    return tuple(candidates[c] for c in close)
+
+
+def strongest_first(names: Iterable[str]) -> list[str]:
+    """IANA names sorted strongest first."""
+    return sorted(names, key=lambda n: by_name(n).sort_key)

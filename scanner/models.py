@@ -1,0 +1,134 @@
+"""Plain, frozen data passed between the layers: endpoints, policies, probe results, reports.
+
+No I/O and no third-party types live here, so every other module can share these without dragging
+sockets, YAML or SQLite along.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class TlsVersion(StrEnum):
+    """Protocol versions, named as the report shows them; declared oldest first."""
+
+    SSLV3 = "SSLv3"
+    TLSV1_0 = "TLSv1.0"
+    TLSV1_1 = "TLSv1.1"
+    TLSV1_2 = "TLSv1.2"
+    TLSV1_3 = "TLSv1.3"
+
+
+class Protocol(StrEnum):
+    """How to reach the TLS layer of an endpoint (STARTTLS kinds come later)."""
+
+    HTTPS = "https"
+    TLS = "tls"
+
+
+class EndpointStatus(StrEnum):
+    """The outcome of probing one endpoint under the policy."""
+
+    OK = "ok"
+    NO_COMMON_SUITE = "no_common_suite"
+    NO_TLS12 = "no_tls12"
+    UNREACHABLE = "unreachable"
+    DNS_ERROR = "dns_error"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+
+
+class ProbeMode(StrEnum):
+    """How the accepted TLS 1.2 suites were found."""
+
+    ELIMINATION = "elimination"
+    EXHAUSTIVE = "exhaustive"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One external server the client connects to."""
+
+    id: str
+    name: str
+    category: str
+    host: str
+    port: int
+    protocol: Protocol = Protocol.HTTPS
+    sni: str | None = None
+    ip: str | None = None
+    enabled: bool = True
+
+    @property
+    def server_name(self) -> str:
+        """The name sent in the SNI extension."""
+        return self.sni or self.host
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The client's Outgoing SSL configuration; suites are IANA names, Selected in preference order."""
+
+    release: str
+    protocols_selected: tuple[TlsVersion, ...]
+    protocols_disabled: tuple[TlsVersion, ...]
+    selected: tuple[str, ...]
+    disabled: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What probing one endpoint found. A failure is a status with a reason, never an exception."""
+
+    endpoint_id: str
+    status: EndpointStatus
+    reason: str | None = None
+    ip: str | None = None
+    tls_versions: tuple[TlsVersion, ...] = ()
+    accepted_tls12: tuple[str, ...] = ()
+    server_preference: bool | None = None
+    negotiated: str | None = None
+    connections: int = 0
+    duration_s: float = 0.0
+    mode: ProbeMode = ProbeMode.ELIMINATION
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EndpointFinding:
+    """A probe result read against the policy: what the admin should know and do about one endpoint."""
+
+    endpoint: Endpoint
+    probe: ProbeResult
+    required_disabled: tuple[str, ...] = ()
+    accepted_unlisted: tuple[str, ...] = ()
+    advice: str | None = None
+
+
+@dataclass(frozen=True)
+class SuiteUsage:
+    """One suite of the policy with the endpoints that negotiated or required it in this run."""
+
+    name: str
+    jsse_name: str
+    list: str
+    position: int
+    negotiated_by: tuple[str, ...] = ()
+    required_by: tuple[str, ...] = ()
+    legacy: bool = False
+    strength: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyAllReport:
+    """Everything one Verify All run produced, ready for the formatters and the store."""
+
+    generated_at: datetime
+    policy: Policy
+    findings: tuple[EndpointFinding, ...]
+    suites: tuple[SuiteUsage, ...]
+    unused_selected: tuple[str, ...] = field(default=())
+    complete: bool = True
+    run_id: int | None = None

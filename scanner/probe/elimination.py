@@ -1,0 +1,81 @@
+"""Find every suite a server accepts by elimination, and whether the server imposes its own order.
+
+Pure logic over an `offer` function (one handshake per call), so it is tested without sockets. Offer many
+suites, note the one the server picks, remove it and offer the rest again: accepted + 1 handshakes per
+client. When the server enforces its own preference, the picks come out in the server's order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scanner.probe.handshake import Accepted, Outcome, Rejected, Unreachable
+
+Offer = Callable[[Sequence[str]], Outcome]
+
+
+@dataclass(frozen=True)
+class Elimination:
+    """The picks in the order the server made them, and how the last offer ended."""
+
+    picks: tuple[str, ...]
+    ended: Outcome | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def unreachable(self) -> Unreachable | None:
+        return self.ended if isinstance(self.ended, Unreachable) else None
+
+
+def eliminate(offer: Offer, candidates: Sequence[str]) -> Elimination:
+    """Offer `candidates` (in order) until the server refuses what is left or nothing is left."""
+    remaining = list(candidates)
+    picks: list[str] = []
+    notes: list[str] = []
+    ended: Outcome | None = None
+    while remaining:
+        outcome = offer(remaining)
+        if isinstance(outcome, Accepted):
+            if outcome.note and outcome.note not in notes:
+                notes.append(outcome.note)
+            if outcome.cipher not in remaining:
+                notes.append(f"server picked {outcome.cipher}, which was not offered; enumeration stopped")
+                ended = outcome
+                break
+            picks.append(outcome.cipher)
+            remaining.remove(outcome.cipher)
+            continue
+        ended = outcome
+        break
+    return Elimination(tuple(picks), ended, tuple(notes))
+
+
+def detect_server_preference(
+    offer: Offer, picks: Sequence[str], in_pick_order: bool = True
+) -> tuple[bool | None, str | None]:
+    """Offer the picks reversed: the server's favourite again means it imposes its own order.
+
+    `picks` must be in the order an elimination produced them (one handshake). Otherwise
+    (`in_pick_order=False`) one more handshake first learns which of them the server picks.
+    Returns (server_preference, note). With fewer than two suites the question has no answer (None).
+    """
+    if len(picks) < 2:
+        return None, None
+    if not in_pick_order:
+        first = offer(list(picks))
+        if not isinstance(first, Accepted) or first.cipher not in picks:
+            reason = first.reason if isinstance(first, Rejected | Unreachable) else f"picked {first.cipher}"
+            return None, f"preference check failed: {reason}"
+        if first.cipher != picks[0]:
+            return True, None  # a server following the client's order would have taken our first suite
+        picks = [first.cipher, *[p for p in picks if p != first.cipher]]
+    outcome = offer(list(reversed(picks)))
+    if isinstance(outcome, Accepted):
+        if outcome.cipher == picks[0]:
+            return True, None
+        if outcome.cipher == picks[-1]:
+            return False, None
+        return None, f"preference check: server picked {outcome.cipher}, neither its first nor our first choice"
+    reason = outcome.reason if isinstance(outcome, Rejected | Unreachable) else "unknown"
+    return None, f"preference check failed: {reason}"

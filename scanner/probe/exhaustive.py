@@ -1,0 +1,57 @@
+"""sslyze's own TLS 1.2 cipher suite scan (one handshake per suite), for `--exhaustive` and cross-checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sslyze import (
+    ScanCommand,
+    ScanCommandAttemptStatusEnum,
+    Scanner,
+    ServerNetworkConfiguration,
+    ServerNetworkLocation,
+    ServerScanRequest,
+    ServerScanStatusEnum,
+)
+
+from scanner.probe.handshake import Target
+
+
+@dataclass(frozen=True)
+class ExhaustiveScan:
+    """What sslyze's scan found: accepted suites (OpenSSL names) and the handshakes it spent."""
+
+    accepted: tuple[str, ...]
+    connections: int
+    error: str | None = None
+
+
+def sslyze_tls12_scan(target: Target) -> ExhaustiveScan:
+    """Run sslyze's TLS 1.2 suite scan against one target, one connection at a time."""
+    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
+    network = ServerNetworkConfiguration(
+        tls_server_name_indication=target.server_name, network_timeout=target.timeout_s, network_max_retries=1
+    )
+    scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
+    scanner.queue_scans(
+        [
+            ServerScanRequest(
+                server_location=location,
+                network_configuration=network,
+                scan_commands={ScanCommand.TLS_1_2_CIPHER_SUITES},
+            )
+        ]
+    )
+    for result in scanner.get_results():
+        if result.scan_status != ServerScanStatusEnum.COMPLETED:
+            error = result.connectivity_error_trace
+            return ExhaustiveScan((), 0, f"sslyze could not connect: {error}")
+        attempt = result.scan_result.tls_1_2_cipher_suites if result.scan_result else None
+        if attempt is None or attempt.status != ScanCommandAttemptStatusEnum.COMPLETED or not attempt.result:
+            reason = attempt.error_reason if attempt is not None else "no result"
+            return ExhaustiveScan((), 0, f"sslyze TLS 1.2 scan failed: {reason}")
+        scan = attempt.result
+        accepted = tuple(a.cipher_suite.openssl_name for a in scan.accepted_cipher_suites)
+        tested = len(scan.accepted_cipher_suites) + len(scan.rejected_cipher_suites)
+        return ExhaustiveScan(accepted, tested)
+    return ExhaustiveScan((), 0, "sslyze returned no result")

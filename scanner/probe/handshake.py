@@ -1,0 +1,206 @@
+"""One TLS handshake through sslyze's connection machinery, with its exceptions mapped to outcomes.
+
+Each call opens one TCP connection, offers the given suites in the given order, reads what the server
+picked and closes the connection before returning, so servers that serve one connection at a time (such as
+`openssl s_server`) are never kept waiting.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+
+from nassl import _nassl
+from nassl.legacy_ssl_client import LegacySslClient
+from nassl.ssl_client import ClientCertificateRequested, OpenSslVersionEnum, SslClient
+from sslyze.connection_helpers.tls_connection import SslConnection
+from sslyze.errors import (
+    ConnectionToServerFailed,
+    ConnectionToServerTimedOut,
+    ServerRejectedConnection,
+    ServerRejectedTlsHandshake,
+    ServerTlsConfigurationNotSupported,
+    TlsHandshakeTimedOut,
+)
+from sslyze.server_connectivity import TlsVersionEnum
+from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
+
+from scanner.models import EndpointStatus, TlsVersion
+
+_SSLYZE_VERSIONS = {
+    TlsVersion.SSLV3: TlsVersionEnum.SSL_3_0,
+    TlsVersion.TLSV1_0: TlsVersionEnum.TLS_1_0,
+    TlsVersion.TLSV1_1: TlsVersionEnum.TLS_1_1,
+    TlsVersion.TLSV1_2: TlsVersionEnum.TLS_1_2,
+    TlsVersion.TLSV1_3: TlsVersionEnum.TLS_1_3,
+}
+
+# Everything each OpenSSL build can offer, minus PSK and SRP (they need credentials we do not have).
+_ALL_TLS12 = "ALL:COMPLEMENTOFALL:-PSK:-SRP"
+_TLS13_NAMES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+
+
+class Client(StrEnum):
+    """Which of nassl's two OpenSSL builds sends the ClientHello."""
+
+    MODERN = "modern"
+    LEGACY = "legacy"
+
+
+@cache
+def modern_tls12_suites() -> tuple[str, ...]:
+    """OpenSSL names the modern client can offer in TLS 1.2, in OpenSSL's default (strongest first) order."""
+    client = SslClient(ssl_version=OpenSslVersionEnum.TLSV1_2)
+    client.set_cipher_list(_ALL_TLS12 + "@SECLEVEL=0")
+    return tuple(n for n in client.get_cipher_list() if n not in _TLS13_NAMES)
+
+
+@cache
+def legacy_tls12_suites() -> tuple[str, ...]:
+    """OpenSSL names the legacy (OpenSSL 1.0.2) client can offer in TLS 1.2."""
+    client = LegacySslClient(ssl_version=OpenSslVersionEnum.TLSV1_2)
+    client.set_cipher_list(_ALL_TLS12)
+    return tuple(client.get_cipher_list())
+
+
+@cache
+def legacy_only_tls12_suites() -> tuple[str, ...]:
+    """Suites only the legacy client can offer (static DH/ECDH, DES, export and the like)."""
+    modern = set(modern_tls12_suites())
+    return tuple(n for n in legacy_tls12_suites() if n not in modern)
+
+
+def client_for(openssl_names: Sequence[str]) -> Client | None:
+    """The client that can offer every one of these suites, preferring the cheaper modern one."""
+    if set(openssl_names) <= set(modern_tls12_suites()):
+        return Client.MODERN
+    if set(openssl_names) <= set(legacy_tls12_suites()):
+        return Client.LEGACY
+    return None
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The server completed (or got far enough into) the handshake and picked `cipher` (OpenSSL name)."""
+
+    cipher: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The TCP connection worked but the server refused the handshake (no shared suite or version)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """No TLS conversation was possible at all; probing this endpoint further is pointless."""
+
+    status: EndpointStatus
+    reason: str
+
+
+Outcome = Accepted | Rejected | Unreachable
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to connect: the address to dial, the port and the SNI name."""
+
+    ip: str
+    port: int
+    server_name: str
+    timeout_s: float
+
+
+class DeadlineExceeded(Exception):
+    """The endpoint's time budget ran out before the next connection."""
+
+
+Gate = Callable[[], None]
+"""Called before every new connection: waits for the rate limiter, raises DeadlineExceeded when late."""
+
+
+def handshake(
+    target: Target,
+    version: TlsVersion,
+    client: Client,
+    cipher_string: str | None = None,
+) -> Outcome:
+    """One connection: offer `cipher_string` (OpenSSL syntax) at exactly `version`, return what happened."""
+    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
+    network = ServerNetworkConfiguration(
+        tls_server_name_indication=target.server_name,
+        network_timeout=target.timeout_s,  # a float works: sslyze hands it to socket.settimeout
+        network_max_retries=1,
+    )
+    try:
+        connection = SslConnection(
+            server_location=location,
+            network_configuration=network,
+            tls_version=_SSLYZE_VERSIONS[version],
+            should_ignore_client_auth=True,
+            should_use_legacy_openssl=client is Client.LEGACY,
+        )
+    except ValueError as exc:  # e.g. TLS 1.3 asked of the legacy client: a programming error, said plainly
+        return Rejected(f"client cannot offer {version}: {exc}")
+    ssl_client = connection.ssl_client
+    if cipher_string is not None:
+        if version is TlsVersion.TLSV1_3 and isinstance(ssl_client, SslClient):
+            ssl_client.set_ciphersuites(cipher_string)
+        else:
+            suffix = "@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""
+            ssl_client.set_cipher_list(cipher_string + suffix)
+    elif version is not TlsVersion.TLSV1_3:
+        ssl_client.set_cipher_list(_ALL_TLS12 + ("@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""))
+    try:
+        connection.connect(should_retry_connection=False)
+        return Accepted(ssl_client.get_current_cipher_name())
+    except ClientCertificateRequested:
+        return Accepted(ssl_client.get_current_cipher_name(), note="server asks for a client certificate")
+    except ServerTlsConfigurationNotSupported as exc:
+        cipher = _current_cipher(ssl_client)
+        if cipher:
+            return Accepted(cipher, note=f"handshake not completed by the client: {exc.error_message}")
+        return Rejected(exc.error_message)
+    except ServerRejectedTlsHandshake as exc:
+        return Rejected(exc.error_message)
+    except TlsHandshakeTimedOut:
+        return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:g} s")
+    except ConnectionToServerTimedOut:
+        return Unreachable(
+            EndpointStatus.TIMEOUT, f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:g} s"
+        )
+    except ServerRejectedConnection:
+        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
+    except ConnectionToServerFailed as exc:
+        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc.error_message}")
+    except socket.timeout:
+        return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:g} s")
+    except _nassl.OpenSSLError as exc:
+        return Rejected(f"TLS error: {_short(str(exc))}")
+    except OSError as exc:
+        return Rejected(f"connection broken during the handshake: {_short(str(exc))}")
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - closing a broken connection must never hide the real outcome
+            pass
+
+
+def _current_cipher(ssl_client: SslClient | LegacySslClient) -> str | None:
+    try:
+        name = ssl_client.get_current_cipher_name()
+    except Exception:  # noqa: BLE001 - nassl raises plain errors when nothing was negotiated
+        return None
+    return str(name) if name and name != "(NONE)" else None
+
+
+def _short(message: str) -> str:
+    message = " ".join(message.split())
+    return message if len(message) <= 200 else message[:197] + "..."
