@@ -1,0 +1,70 @@
+"""The demo lab: loopback servers standing in for the seed's server kinds, each configured differently.
+
+| id | stands in for | configuration | expected under the shipped policy |
+|---|---|---|---|
+| apns | APNS | ECDHE-ECDSA/RSA GCM and ChaCha20, TLS 1.2 and 1.3 | ok |
+| apple-dep | Apple Device Enrollment | ECDHE-RSA GCM, enforces its own order (AES-128 first) | ok, server's pick |
+| gateway | MobileIron Gateway | ECDHE and TLS_RSA suites, client's order | ok |
+| scep | SCEP server | TLS_RSA_* only | no common suite: needs Disabled TLS_RSA_* |
+| smtps | SMTPS relay | ECDHE CBC-SHA1 and RSA, enforces its own order | no common suite: needs Disabled CBC-SHA1 |
+| ldaps | LDAP directory | TLS 1.0 and 1.1 only | no TLS 1.2 |
+| sentry | Standalone Sentry | closed port | unreachable |
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+
+from scanner.lab.servers import LOOPBACK, Lab, ServerSpec, closed_port
+
+_GCM_ECDSA = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305"
+_GCM_RSA = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
+_RSA_KX = "AES256-GCM-SHA384:AES128-GCM-SHA256:AES256-SHA256:AES128-SHA256:AES256-SHA:AES128-SHA"
+
+
+@dataclass(frozen=True)
+class DemoServer:
+    """One lab endpoint: its endpoints.yaml entry and the server behind it (None: a closed port)."""
+
+    id: str
+    name: str
+    category: str
+    spec: ServerSpec | None
+
+
+DEMO_SERVERS: tuple[DemoServer, ...] = (
+    DemoServer("apns", "APNS stand-in", "APNS", ServerSpec(
+        "apns", f"{_GCM_ECDSA}:{_GCM_RSA}", max_version=ssl.TLSVersion.TLSv1_3, certificates=("ecdsa", "rsa"))),
+    DemoServer("apple-dep", "Apple Device Enrollment stand-in", "Apple DEP", ServerSpec(
+        "apple-dep", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA",
+        server_preference=True)),
+    DemoServer("gateway", "MobileIron Gateway stand-in", "Gateway", ServerSpec(
+        "gateway", f"{_GCM_RSA}:{_RSA_KX}", max_version=ssl.TLSVersion.TLSv1_3)),
+    DemoServer("scep", "SCEP server stand-in", "SCEP", ServerSpec("scep", _RSA_KX)),
+    DemoServer("smtps", "SMTPS relay stand-in", "SMTPS", ServerSpec(
+        "smtps", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-SHA", server_preference=True)),
+    DemoServer("ldaps", "LDAPS directory stand-in", "LDAP", ServerSpec(
+        "ldaps", "ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA",
+        min_version=ssl.TLSVersion.TLSv1, max_version=ssl.TLSVersion.TLSv1_1)),
+    DemoServer("sentry", "Standalone Sentry stand-in (not running)", "Sentry", None),
+)
+
+
+def start_lab(lab: Lab, servers: tuple[DemoServer, ...] = DEMO_SERVERS) -> list[dict[str, object]]:
+    """Start every demo server in `lab`; return the endpoints.yaml entries that point at them."""
+    entries: list[dict[str, object]] = []
+    for server in servers:
+        port = lab.start(server.spec).port if server.spec else closed_port()
+        entries.append(
+            {
+                "id": server.id,
+                "name": server.name,
+                "category": server.category,
+                "host": f"{server.id}.lab.tlsverify.test",
+                "ip": LOOPBACK,
+                "port": port,
+                "protocol": "tls",
+            }
+        )
+    return entries

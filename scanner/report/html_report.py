@@ -1,0 +1,91 @@
+"""The HTML report (`reports/verify-all.html`): one self-contained page, jinja2 with autoescaping on.
+
+Everything that came from outside (host names, reasons, server answers) reaches the page only through
+autoescaped template variables.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jinja2
+
+from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
+from scanner.report.view import address, endpoint_dict, hover_text, jsse, report_dict
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("scanner.report", "templates"),
+    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_ENV.filters["jsse"] = jsse
+
+_STATUS_LABEL = {
+    EndpointStatus.OK: "OK",
+    EndpointStatus.NO_COMMON_SUITE: "No common suite",
+    EndpointStatus.NO_TLS12: "No TLS 1.2",
+    EndpointStatus.UNREACHABLE: "Unreachable",
+    EndpointStatus.DNS_ERROR: "DNS error",
+    EndpointStatus.TIMEOUT: "Timeout",
+    EndpointStatus.TLS_ERROR: "TLS error",
+}
+
+
+def _suite_rows(report: VerifyAllReport, list_name: str, since: str) -> list[dict[str, Any]]:
+    by_id = {f.endpoint.id: f for f in report.findings}
+    rows = []
+    for s in report.suites:
+        if s.list != list_name:
+            continue
+        ids = s.negotiated_by if list_name == "selected" else s.required_by
+        addresses = [address(by_id[i]) for i in ids]
+        verb = "have negotiated" if list_name == "selected" else "needed (and failed without)"
+        rows.append(
+            {
+                "name": s.jsse_name,
+                "iana": s.name,
+                "position": s.position,
+                "strength": s.strength,
+                "legacy": s.legacy,
+                "used": bool(ids),
+                "hover": hover_text(len(ids), verb, since, addresses) if ids else "",
+            }
+        )
+    return rows
+
+
+def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
+    rows = []
+    for s in report.suites:
+        if s.required_by:
+            rows.append({"name": s.jsse_name, "strength": s.strength, "endpoints": list(s.required_by)})
+    return rows
+
+
+def _endpoint_row(f: EndpointFinding) -> dict[str, Any]:
+    return {
+        "address": address(f),
+        "label": _STATUS_LABEL[f.probe.status],
+        **endpoint_dict(f),
+    }
+
+
+def render(report: VerifyAllReport) -> str:
+    """The whole page as a string."""
+    since = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    data = report_dict(report)
+    failing = [_endpoint_row(f) for f in report.findings if f.probe.status is not EndpointStatus.OK]
+    template = _ENV.get_template("verify_all.html.j2")
+    return template.render(
+        report=data,
+        since=since,
+        selected=_suite_rows(report, "selected", since),
+        disabled=_suite_rows(report, "disabled", since),
+        required=_required(report),
+        unused=[jsse(n) for n in report.unused_selected],
+        no_tls12=[_endpoint_row(f) for f in report.findings if f.endpoint.id in data["without_tls12"]],
+        failing=failing,
+        endpoints=[_endpoint_row(f) for f in report.findings],
+    )

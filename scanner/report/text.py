@@ -1,0 +1,35 @@
+"""The terminal summary printed after a run, and the progress line printed during one."""
+
+from __future__ import annotations
+
+from scanner.models import EndpointStatus, VerifyAllReport
+from scanner.report.view import jsse
+
+
+def progress_bar(done: int, total: int, width: int = 30) -> str:
+    """`[#########.........]  9/30` for a carriage-return progress line."""
+    filled = int(width * done / total) if total else width
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def summary(report: VerifyAllReport) -> str:
+    """A few lines: one per endpoint that needs attention, then the totals."""
+    lines = []
+    width = max((len(f.endpoint.id) for f in report.findings), default=10)
+    for f in report.findings:
+        p = f.probe
+        mark = "ok " if p.status is EndpointStatus.OK else "!! "
+        detail = jsse(p.negotiated) if p.negotiated else (p.reason or "")
+        lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}")
+        if f.required_disabled:
+            lines.append(f"   {'':<{width}}  needs Disabled: {', '.join(jsse(n) for n in f.required_disabled)}")
+    ok = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK)
+    required = [s for s in report.suites if s.required_by]
+    lines.append("")
+    lines.append(
+        f"{ok}/{len(report.findings)} endpoints connect under the policy; "
+        f"{len(required)} Disabled suites required; {len(report.unused_selected)} Selected suites unused."
+    )
+    if not report.complete:
+        lines.append("The run was interrupted: the results above are incomplete.")
+    return "\n".join(lines)

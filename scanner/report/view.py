@@ -1,0 +1,89 @@
+"""The view-model shared by the formatters: plain dicts and strings derived from a VerifyAllReport."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from scanner import catalog
+from scanner.analysis import without_tls12
+from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
+
+SCHEMA = "tlsverify/verify-all/1"
+
+
+def address(f: EndpointFinding) -> str:
+    """host/ip:port, as the vendor's hover text shows an endpoint."""
+    ip = f.probe.ip or f.endpoint.ip
+    return f"{f.endpoint.host}/{ip}:{f.endpoint.port}" if ip else f"{f.endpoint.host}:{f.endpoint.port}"
+
+
+def endpoint_dict(f: EndpointFinding) -> dict[str, Any]:
+    p, e = f.probe, f.endpoint
+    return {
+        "id": e.id,
+        "name": e.name,
+        "category": e.category,
+        "host": e.host,
+        "port": e.port,
+        "protocol": e.protocol.value,
+        "sni": e.server_name,
+        "ip": p.ip,
+        "status": p.status.value,
+        "reason": p.reason,
+        "tls_versions": [v.value for v in p.tls_versions],
+        "accepted_tls12": list(p.accepted_tls12),
+        "server_preference": p.server_preference,
+        "negotiated": p.negotiated,
+        "required_disabled": list(f.required_disabled),
+        "accepted_unlisted": list(f.accepted_unlisted),
+        "advice": f.advice,
+        "connections": p.connections,
+        "duration_s": p.duration_s,
+        "mode": p.mode.value,
+        "notes": list(p.notes),
+    }
+
+
+def report_dict(report: VerifyAllReport) -> dict[str, Any]:
+    """The JSON document; the names in the issue's schema are a contract, the rest is extra."""
+    counts: dict[str, int] = {s.value: 0 for s in EndpointStatus}
+    for f in report.findings:
+        counts[f.probe.status.value] += 1
+    return {
+        "schema": SCHEMA,
+        "generated_at": report.generated_at.isoformat(),
+        "complete": report.complete,
+        "run_id": report.run_id,
+        "policy": {
+            "release": report.policy.release,
+            "protocols": [v.value for v in report.policy.protocols_selected],
+            "selected": list(report.policy.selected),
+            "disabled": list(report.policy.disabled),
+        },
+        "summary": {"endpoints": len(report.findings), **counts},
+        "endpoints": [endpoint_dict(f) for f in report.findings],
+        "suites": [
+            {
+                "name": s.name,
+                "jsse_name": s.jsse_name,
+                "list": s.list,
+                "position": s.position,
+                "strength": s.strength,
+                "negotiated_by": list(s.negotiated_by),
+                "required_by": list(s.required_by),
+                "legacy": s.legacy,
+            }
+            for s in report.suites
+        ],
+        "unused_selected": list(report.unused_selected),
+        "without_tls12": [f.endpoint.id for f in without_tls12(report)],
+    }
+
+
+def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
+    """The vendor's hover wording: 'N endpoints have negotiated this cipher since DATE · Endpoints: ...'."""
+    return f"{count} endpoints {verb} this cipher since {since} · Endpoints: {' '.join(addresses)}"
+
+
+def jsse(name: str) -> str:
+    return catalog.by_name(name).jsse_name

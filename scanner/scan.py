@@ -1,0 +1,94 @@
+"""Async fan-out over endpoints: a semaphore bounds concurrency, an asyncio-throttle Throttler bounds new
+connections per second, and each endpoint has a deadline.
+
+The prober is blocking (sslyze), so it runs in a bounded thread pool, never on the event loop. Before each
+connection the prober calls a gate, which waits on the event loop's throttler from its worker thread and
+raises DeadlineExceeded once the endpoint's time is up. Cancelling a thread is impossible, so the deadline
+is enforced at the next connection; sslyze's network timeout bounds each single connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from asyncio_throttle import Throttler
+
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
+from scanner.probe.handshake import DeadlineExceeded, Gate
+from scanner.probe.prober import Prober
+
+
+@dataclass(frozen=True)
+class ScanSettings:
+    """The knobs of a run: endpoints at once, new connections per second, seconds per endpoint."""
+
+    concurrency: int = 8
+    rate: float = 50.0
+    deadline_s: float = 120.0
+
+
+Progress = Callable[[ProbeResult], None]
+
+
+async def scan(
+    endpoints: Sequence[Endpoint],
+    policy: Policy,
+    prober: Prober,
+    settings: ScanSettings,
+    progress: Progress | None = None,
+) -> list[ProbeResult]:
+    """Probe every endpoint; results come back in the order of `endpoints`, each a value, never an error."""
+    loop = asyncio.get_running_loop()
+    # Throttler counts whole tokens per period: express fractional rates over a longer period.
+    rate_limit, period = (int(settings.rate), 1.0) if settings.rate >= 1 else (1, 1.0 / settings.rate)
+    throttler = Throttler(rate_limit=max(1, rate_limit), period=period)
+    semaphore = asyncio.Semaphore(settings.concurrency)
+
+    async def tick() -> None:
+        await throttler.acquire()
+
+    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe") as pool:
+
+        async def one(endpoint: Endpoint) -> ProbeResult:
+            async with semaphore:
+                started = time.monotonic()
+                gate = _gate(loop, tick, started, settings.deadline_s)
+                work = loop.run_in_executor(pool, prober.probe, endpoint, policy, gate)
+                try:
+                    # A grace period lets the prober report its own deadline with what it had found.
+                    result = await asyncio.wait_for(work, timeout=settings.deadline_s + 10)
+                except TimeoutError:
+                    result = ProbeResult(
+                        endpoint.id,
+                        EndpointStatus.TIMEOUT,
+                        f"no result within the endpoint deadline of {settings.deadline_s:g} s",
+                        duration_s=round(time.monotonic() - started, 3),
+                    )
+                if progress is not None:
+                    progress(result)
+                return result
+
+        return list(await asyncio.gather(*(one(e) for e in endpoints)))
+
+
+def _gate(
+    loop: asyncio.AbstractEventLoop, tick: Callable[[], object], started: float, deadline_s: float
+) -> Gate:
+    def gate() -> None:
+        remaining = deadline_s - (time.monotonic() - started)
+        if remaining <= 0:
+            raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
+        future = asyncio.run_coroutine_threadsafe(tick(), loop)  # type: ignore[arg-type]
+        try:
+            future.result(timeout=remaining)
+        except TimeoutError:
+            future.cancel()
+            raise DeadlineExceeded(
+                f"endpoint deadline of {deadline_s:g} s exceeded waiting for the rate limit"
+            ) from None
+
+    return gate

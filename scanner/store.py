@@ -1,0 +1,168 @@
+"""Run history in an embedded SQLite file; the only module that uses sqlite3.
+
+Each Verify All run is written in one transaction (a run row, one row per endpoint, one per suite use), so a
+reader sees either the whole run or none of it. The file is created owner-only: it holds internal host names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scanner.models import VerifyAllReport
+from scanner.report.view import report_dict
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL DEFAULT 'verify-all',
+    generated_at TEXT NOT NULL,
+    complete INTEGER NOT NULL,
+    policy_release TEXT NOT NULL,
+    policy_json TEXT NOT NULL,
+    report_json TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS endpoint_results (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    endpoint_id TEXT NOT NULL,
+    host TEXT NOT NULL,
+    port INTEGER NOT NULL,
+    ip TEXT,
+    status TEXT NOT NULL,
+    reason TEXT,
+    negotiated TEXT,
+    server_preference INTEGER,
+    connections INTEGER NOT NULL,
+    result_json TEXT NOT NULL,
+    PRIMARY KEY (run_id, endpoint_id)
+);
+CREATE TABLE IF NOT EXISTS suite_usage (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    suite TEXT NOT NULL,
+    list TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('negotiated', 'required')),
+    endpoint_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS suite_usage_suite ON suite_usage (suite, kind);
+"""
+
+
+class StoreError(Exception):
+    """The database cannot be opened or is not a tlsverify database."""
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run as the store keeps it: id, time, completeness and the JSON report."""
+
+    id: int
+    generated_at: str
+    complete: bool
+    report: dict[str, Any]
+
+
+class Store:
+    """A tlsverify SQLite database; use as a context manager."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            self._db = sqlite3.connect(path, timeout=30)
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA journal_mode = WAL")
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise StoreError(f"{path}: made by a newer tlsverify (schema {version}); upgrade tlsverify")
+            with self._db:
+                self._db.executescript(_SCHEMA)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path}: cannot use as a tlsverify database: {exc}") from None
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._db:
+            yield self._db
+
+    def save(self, report: VerifyAllReport) -> int:
+        """Store one run in a single transaction; returns its id."""
+        document = report_dict(report)
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO runs (generated_at, complete, policy_release, policy_json, report_json)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    report.generated_at.isoformat(),
+                    int(report.complete),
+                    report.policy.release,
+                    json.dumps(document["policy"]),
+                    json.dumps(document),
+                ),
+            )
+            run_id = int(cursor.lastrowid or 0)
+            db.executemany(
+                "INSERT INTO endpoint_results (run_id, endpoint_id, host, port, ip, status, reason, negotiated,"
+                " server_preference, connections, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id, e["id"], e["host"], e["port"], e["ip"], e["status"], e["reason"], e["negotiated"],
+                        None if e["server_preference"] is None else int(e["server_preference"]),
+                        e["connections"], json.dumps(e),
+                    )
+                    for e in document["endpoints"]
+                ],
+            )
+            db.executemany(
+                "INSERT INTO suite_usage (run_id, suite, list, kind, endpoint_id) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (run_id, s["name"], s["list"], kind, endpoint_id)
+                    for s in document["suites"]
+                    for kind, key in (("negotiated", "negotiated_by"), ("required", "required_by"))
+                    for endpoint_id in s[key]
+                ],
+            )
+        return run_id
+
+    def runs(self, limit: int = 20) -> list[StoredRun]:
+        """The most recent runs, newest first."""
+        rows = self._db.execute(
+            "SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [StoredRun(r[0], r[1], bool(r[2]), json.loads(r[3])) for r in rows]
+
+    def latest(self, complete_only: bool = True) -> StoredRun | None:
+        """The newest (complete) run, or None."""
+        query = "SELECT id, generated_at, complete, report_json FROM runs"
+        query += " WHERE complete = 1" if complete_only else ""
+        row = self._db.execute(query + " ORDER BY id DESC LIMIT 1").fetchone()
+        return StoredRun(row[0], row[1], bool(row[2]), json.loads(row[3])) if row else None
+
+    def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
+        """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""
+        rows = self._db.execute(
+            "SELECT run_id, status, negotiated FROM endpoint_results WHERE endpoint_id = ? ORDER BY run_id",
+            (endpoint_id,),
+        ).fetchall()
+        return [(int(r[0]), str(r[1]), r[2]) for r in rows]
