@@ -93,9 +93,7 @@ def verify_all_report(
 ) -> VerifyAllReport:
     """The whole run: findings sorted by endpoint id, suite usage, and Selected suites nobody used."""
     by_id = {r.endpoint_id: r for r in results}
-    findings = tuple(
-        finding(e, by_id[e.id], policy) for e in sorted(endpoints, key=lambda e: e.id) if e.id in by_id
-    )
+    findings = tuple(finding(e, by_id[e.id], policy) for e in sorted(endpoints, key=lambda e: e.id) if e.id in by_id)
     suites = suite_usage(policy, findings)
     unused = tuple(s.name for s in suites if s.list == "selected" and not s.negotiated_by)
     return VerifyAllReport(generated_at, policy, findings, suites, unused, complete)
@@ -104,7 +102,8 @@ def verify_all_report(
 def without_tls12(report: VerifyAllReport) -> tuple[EndpointFinding, ...]:
     """Endpoints that answered TLS but not TLS 1.2."""
     return tuple(
-        f for f in report.findings
+        f
+        for f in report.findings
         if f.probe.status is EndpointStatus.NO_TLS12
         or (f.probe.tls_versions and TlsVersion.TLSV1_2 not in f.probe.tls_versions)
     )

@@ -57,7 +57,14 @@ class Suite:
         """Strongest first when sorted ascending: strength, forward secrecy, AEAD, ECDHE, key size, code."""
         rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[self.strength]
         ecdhe = 0 if self.key_exchange == "ECDHE" else 1
-        return (rank, 0 if self.forward_secret else 1, 0 if self.aead else 1, ecdhe, -self.key_bits, self.code)
+        return (
+            rank,
+            0 if self.forward_secret else 1,
+            0 if self.aead else 1,
+            ecdhe,
+            -self.key_bits,
+            self.code,
+        )
 
 
 class UnknownSuiteError(ValueError):

@@ -52,22 +52,41 @@ def _positive_float(value: str) -> float:
 
 def _add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) -> None:
     if with_inputs:
-        parser.add_argument("--endpoints", type=Path, default=Path("endpoints.yaml"),
-                            help="endpoints file (default: endpoints.yaml)")
-        parser.add_argument("--only", action="append", metavar="ID", default=[],
-                            help="probe only this endpoint id (repeatable)")
+        parser.add_argument(
+            "--endpoints",
+            type=Path,
+            default=Path("endpoints.yaml"),
+            help="endpoints file (default: endpoints.yaml)",
+        )
+        parser.add_argument(
+            "--only",
+            action="append",
+            metavar="ID",
+            default=[],
+            help="probe only this endpoint id (repeatable)",
+        )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
     parser.add_argument("--out", type=Path, default=Path("reports"), help="report directory (default: reports)")
     parser.add_argument("--db", type=Path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
     parser.add_argument("--concurrency", type=_positive_int, default=8, help="endpoints probed at once (default: 8)")
-    parser.add_argument("--rate", type=_positive_float, default=50.0,
-                        help="new connections per second, all endpoints together (default: 50)")
-    parser.add_argument("--timeout", type=_positive_float, default=5.0,
-                        help="seconds per connection step (default: 5)")
-    parser.add_argument("--deadline", type=_positive_float, default=120.0,
-                        help="seconds per endpoint, all connections together (default: 120)")
-    parser.add_argument("--exhaustive", action="store_true",
-                        help="use sslyze's one-handshake-per-suite scan instead of elimination")
+    parser.add_argument(
+        "--rate",
+        type=_positive_float,
+        default=50.0,
+        help="new connections per second, all endpoints together (default: 50)",
+    )
+    parser.add_argument("--timeout", type=_positive_float, default=5.0, help="seconds per connection step (default: 5)")
+    parser.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=120.0,
+        help="seconds per endpoint, all connections together (default: 120)",
+    )
+    parser.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="use sslyze's one-handshake-per-suite scan instead of elimination",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -143,8 +162,13 @@ def _run(args: argparse.Namespace, endpoints: list[Endpoint], policy: Policy) ->
         report = analysis.verify_all_report(endpoints, results, policy, datetime.now(UTC).replace(microsecond=0))
         run_id = store.save(report)
     report = VerifyAllReport(
-        report.generated_at, report.policy, report.findings, report.suites, report.unused_selected,
-        report.complete, run_id,
+        report.generated_at,
+        report.policy,
+        report.findings,
+        report.suites,
+        report.unused_selected,
+        report.complete,
+        run_id,
     )
     html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
     _write(html_path, html_report.render(report))
@@ -173,10 +197,13 @@ def _demo(args: argparse.Namespace) -> int:
 
     policy = load_policy(args.policy)
     with Lab() as lab:
-        entries = start_lab(lab)
+        skipped: list[str] = []
+        entries = start_lab(lab, skipped=skipped)
         endpoints_path = args.out / "demo-endpoints.yaml"
         write_endpoints(entries, endpoints_path, "Written by `tlsverify demo`: the loopback demo lab (ports change)")
         print(f"Demo lab: {len(lab.servers)} TLS servers and 1 closed port on 127.0.0.1 ({endpoints_path})")
+        for line in skipped:
+            print(f"  left out {line}")
         endpoints = load_endpoints(endpoints_path)
         code = _run(args, endpoints, policy)
     print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")

@@ -111,7 +111,9 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     except IsADirectoryError:
         raise ConfigError([Problem(shown, None, None, "", "is a directory, not a file")]) from None
     except PermissionError:
-        raise ConfigError([Problem(shown, None, None, "", "permission denied", "check the file's permissions")]) from None
+        raise ConfigError(
+            [Problem(shown, None, None, "", "permission denied", "check the file's permissions")]
+        ) from None
     if b"\x00" in raw:
         raise ConfigError([Problem(shown, None, None, "", "binary file, not YAML")])
     try:
@@ -135,14 +137,13 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
-def _locate(node: yaml.Node | None, loc: tuple[str | int, ...]) -> tuple[int | None, int | None]:
-    """Line and column (1-based) of the deepest node along `loc` that exists."""
+def _locate(node: yaml.Node | None, loc: tuple[str | int, ...], key: bool = False) -> tuple[int | None, int | None]:
+    """Line and column (1-based) of the deepest node along `loc` that exists (the key itself if `key`)."""
     found = node
-    for part in loc:
+    for index, part in enumerate(loc):
         if isinstance(found, yaml.MappingNode):
-            nxt = next((v for k, v in found.value if getattr(k, "value", None) == part), None)
-            if nxt is None:
-                nxt = next((k for k, _ in found.value if getattr(k, "value", None) == part), None)
+            want_key = key and index == len(loc) - 1
+            nxt = next((k if want_key else v for k, v in found.value if getattr(k, "value", None) == part), None)
         elif isinstance(found, yaml.SequenceNode) and isinstance(part, int) and part < len(found.value):
             nxt = found.value[part]
         else:
@@ -159,7 +160,7 @@ def _problems(path: Path, node: yaml.Node | None, error: ValidationError, known:
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
-        line, column = _locate(node, loc)
+        line, column = _locate(node, loc, key=item["type"] == "extra_forbidden")
         dotted = ".".join(str(p) for p in loc)
         hint = ""
         if item["type"] == "extra_forbidden":
@@ -197,8 +198,14 @@ def load_endpoints(path: Path) -> list[Endpoint]:
         if item.id in seen:
             line, column = _locate(node, ("endpoints", index, "id"))
             problems.append(
-                Problem(str(path), line, column, f"endpoints.{index}.id", f"duplicate id {item.id!r}",
-                        f"already used by entry {seen[item.id]}; ids must be unique")
+                Problem(
+                    str(path),
+                    line,
+                    column,
+                    f"endpoints.{index}.id",
+                    f"duplicate id {item.id!r}",
+                    f"already used by entry {seen[item.id]}; ids must be unique",
+                )
             )
         seen.setdefault(item.id, index)
     if problems:
@@ -237,8 +244,16 @@ def load_policy(path: Path) -> Policy:
                 out.append(TlsVersion(value))
             except ValueError:
                 line, column = _locate(node, ("protocols", key, index))
-                problems.append(Problem(str(path), line, column, f"protocols.{key}.{index}",
-                                        f"unknown protocol {value!r}", f"use one of {', '.join(TlsVersion)}"))
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        column,
+                        f"protocols.{key}.{index}",
+                        f"unknown protocol {value!r}",
+                        f"use one of {', '.join(TlsVersion)}",
+                    )
+                )
         return tuple(out)
 
     def suites(key: Literal["selected", "disabled"]) -> tuple[str, ...]:
@@ -261,17 +276,41 @@ def load_policy(path: Path) -> Policy:
     selected_versions, disabled_versions = versions("selected"), versions("disabled")
     if TlsVersion.TLSV1_2 in disabled_versions or TlsVersion.TLSV1_2 not in selected_versions:
         line, column = _locate(node, ("protocols",))
-        problems.append(Problem(str(path), line, column, "protocols",
-                                "TLSv1.2 must be Selected and cannot be disabled", "put TLSv1.2 under selected"))
+        problems.append(
+            Problem(
+                str(path),
+                line,
+                column,
+                "protocols",
+                "TLSv1.2 must be Selected and cannot be disabled",
+                "put TLSv1.2 under selected",
+            )
+        )
     selected, disabled = suites("selected"), suites("disabled")
     for name in sorted(set(selected) & set(disabled)):
         line, column = _locate(node, ("cipher_suites", "disabled"))
-        problems.append(Problem(str(path), line, column, "cipher_suites",
-                                f"{name} is both Selected and Disabled", "keep it in one list"))
+        problems.append(
+            Problem(
+                str(path),
+                line,
+                column,
+                "cipher_suites",
+                f"{name} is both Selected and Disabled",
+                "keep it in one list",
+            )
+        )
     if not selected:
         line, column = _locate(node, ("cipher_suites", "selected"))
-        problems.append(Problem(str(path), line, column, "cipher_suites.selected", "no Selected suites",
-                                "list at least one suite, strongest first"))
+        problems.append(
+            Problem(
+                str(path),
+                line,
+                column,
+                "cipher_suites.selected",
+                "no Selected suites",
+                "list at least one suite, strongest first",
+            )
+        )
     if problems:
         raise ConfigError(problems)
     return Policy(

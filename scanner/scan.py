@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
-from asyncio_throttle import Throttler
+from asyncio_throttle.throttler import Throttler
 
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
 from scanner.probe.handshake import DeadlineExceeded, Gate
@@ -62,11 +63,20 @@ async def scan(
                     # A grace period lets the prober report its own deadline with what it had found.
                     result = await asyncio.wait_for(work, timeout=settings.deadline_s + 10)
                 except TimeoutError:
-                    result = ProbeResult(
-                        endpoint.id,
+                    result = _failed(
+                        endpoint,
                         EndpointStatus.TIMEOUT,
                         f"no result within the endpoint deadline of {settings.deadline_s:g} s",
-                        duration_s=round(time.monotonic() - started, 3),
+                        started,
+                    )
+                except DeadlineExceeded as exc:
+                    result = _failed(endpoint, EndpointStatus.TIMEOUT, str(exc), started)
+                except Exception as exc:
+                    result = _failed(
+                        endpoint,
+                        EndpointStatus.TLS_ERROR,
+                        f"internal error while probing: {type(exc).__name__}: {exc}",
+                        started,
                     )
                 if progress is not None:
                     progress(result)
@@ -75,14 +85,21 @@ async def scan(
         return list(await asyncio.gather(*(one(e) for e in endpoints)))
 
 
+def _failed(endpoint: Endpoint, status: EndpointStatus, reason: str, started: float) -> ProbeResult:
+    return ProbeResult(endpoint.id, status, reason, duration_s=round(time.monotonic() - started, 3))
+
+
 def _gate(
-    loop: asyncio.AbstractEventLoop, tick: Callable[[], object], started: float, deadline_s: float
+    loop: asyncio.AbstractEventLoop,
+    tick: Callable[[], Coroutine[Any, Any, None]],
+    started: float,
+    deadline_s: float,
 ) -> Gate:
     def gate() -> None:
         remaining = deadline_s - (time.monotonic() - started)
         if remaining <= 0:
             raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
-        future = asyncio.run_coroutine_threadsafe(tick(), loop)  # type: ignore[arg-type]
+        future = asyncio.run_coroutine_threadsafe(tick(), loop)
         try:
             future.result(timeout=remaining)
         except TimeoutError:

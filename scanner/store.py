@@ -127,9 +127,17 @@ class Store:
                 " server_preference, connections, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        run_id, e["id"], e["host"], e["port"], e["ip"], e["status"], e["reason"], e["negotiated"],
+                        run_id,
+                        e["id"],
+                        e["host"],
+                        e["port"],
+                        e["ip"],
+                        e["status"],
+                        e["reason"],
+                        e["negotiated"],
                         None if e["server_preference"] is None else int(e["server_preference"]),
-                        e["connections"], json.dumps(e),
+                        e["connections"],
+                        json.dumps(e),
                     )
                     for e in document["endpoints"]
                 ],

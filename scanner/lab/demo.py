@@ -9,6 +9,7 @@
 | smtps | SMTPS relay | ECDHE CBC-SHA1 and RSA, enforces its own order | no common suite: needs Disabled CBC-SHA1 |
 | ldaps | LDAP directory | TLS 1.0 and 1.1 only | no TLS 1.2 |
 | sentry | Standalone Sentry | closed port | unreachable |
+| connector | Connector | 3DES only (gnutls-serv, where installed) | no common suite: only suites 10.2 removed |
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
+from scanner.lab.gnutls import PRIORITY_3DES, GnutlsServer, unavailable_reason
 from scanner.lab.servers import LOOPBACK, Lab, ServerSpec, closed_port
 
 _GCM_ECDSA = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305"
@@ -25,37 +27,100 @@ _RSA_KX = "AES256-GCM-SHA384:AES128-GCM-SHA256:AES256-SHA256:AES128-SHA256:AES25
 
 @dataclass(frozen=True)
 class DemoServer:
-    """One lab endpoint: its endpoints.yaml entry and the server behind it (None: a closed port)."""
+    """One lab endpoint: its endpoints.yaml entry and the server behind it.
+
+    `spec` is a Python ssl server; `gnutls_priority` a gnutls-serv one; neither means a closed port.
+    """
 
     id: str
     name: str
     category: str
     spec: ServerSpec | None
+    gnutls_priority: str | None = None
 
 
 DEMO_SERVERS: tuple[DemoServer, ...] = (
-    DemoServer("apns", "APNS stand-in", "APNS", ServerSpec(
-        "apns", f"{_GCM_ECDSA}:{_GCM_RSA}", max_version=ssl.TLSVersion.TLSv1_3, certificates=("ecdsa", "rsa"))),
-    DemoServer("apple-dep", "Apple Device Enrollment stand-in", "Apple DEP", ServerSpec(
-        "apple-dep", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA",
-        server_preference=True)),
-    DemoServer("gateway", "MobileIron Gateway stand-in", "Gateway", ServerSpec(
-        "gateway", f"{_GCM_RSA}:{_RSA_KX}", max_version=ssl.TLSVersion.TLSv1_3)),
+    DemoServer(
+        "apns",
+        "APNS stand-in",
+        "APNS",
+        ServerSpec(
+            "apns",
+            f"{_GCM_ECDSA}:{_GCM_RSA}",
+            max_version=ssl.TLSVersion.TLSv1_3,
+            certificates=("ecdsa", "rsa"),
+        ),
+    ),
+    DemoServer(
+        "apple-dep",
+        "Apple Device Enrollment stand-in",
+        "Apple DEP",
+        ServerSpec(
+            "apple-dep",
+            "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-SHA",
+            server_preference=True,
+        ),
+    ),
+    DemoServer(
+        "gateway",
+        "MobileIron Gateway stand-in",
+        "Gateway",
+        ServerSpec("gateway", f"{_GCM_RSA}:{_RSA_KX}", max_version=ssl.TLSVersion.TLSv1_3),
+    ),
     DemoServer("scep", "SCEP server stand-in", "SCEP", ServerSpec("scep", _RSA_KX)),
-    DemoServer("smtps", "SMTPS relay stand-in", "SMTPS", ServerSpec(
-        "smtps", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-SHA", server_preference=True)),
-    DemoServer("ldaps", "LDAPS directory stand-in", "LDAP", ServerSpec(
-        "ldaps", "ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA",
-        min_version=ssl.TLSVersion.TLSv1, max_version=ssl.TLSVersion.TLSv1_1)),
+    DemoServer(
+        "smtps",
+        "SMTPS relay stand-in",
+        "SMTPS",
+        ServerSpec("smtps", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-SHA", server_preference=True),
+    ),
+    DemoServer(
+        "ldaps",
+        "LDAPS directory stand-in",
+        "LDAP",
+        ServerSpec(
+            "ldaps",
+            "ECDHE-RSA-AES128-SHA:AES128-SHA:AES256-SHA",
+            min_version=ssl.TLSVersion.TLSv1,
+            max_version=ssl.TLSVersion.TLSv1_1,
+        ),
+    ),
     DemoServer("sentry", "Standalone Sentry stand-in (not running)", "Sentry", None),
+    DemoServer("connector", "Connector stand-in (3DES only)", "Connector", None, gnutls_priority=PRIORITY_3DES),
 )
 
 
-def start_lab(lab: Lab, servers: tuple[DemoServer, ...] = DEMO_SERVERS) -> list[dict[str, object]]:
-    """Start every demo server in `lab`; return the endpoints.yaml entries that point at them."""
+def start_lab(
+    lab: Lab, servers: tuple[DemoServer, ...] = DEMO_SERVERS, skipped: list[str] | None = None
+) -> list[dict[str, object]]:
+    """Start every demo server in `lab`; return the endpoints.yaml entries that point at them.
+
+    A gnutls server that cannot run here is left out, with the reason appended to `skipped`.
+    """
     entries: list[dict[str, object]] = []
     for server in servers:
-        port = lab.start(server.spec).port if server.spec else closed_port()
+        if server.gnutls_priority is not None:
+            reason = unavailable_reason()
+            if reason is None:
+                try:
+                    port = lab.add(
+                        GnutlsServer(
+                            server.id,
+                            priority=server.gnutls_priority,
+                            certificates=lab.certificates,
+                            workdir=str(lab.directory),
+                        )
+                    ).port
+                except RuntimeError as exc:
+                    reason = str(exc)
+            if reason is not None:
+                if skipped is not None:
+                    skipped.append(f"{server.id}: {reason}")
+                continue
+        elif server.spec is not None:
+            port = lab.start(server.spec).port
+        else:
+            port = closed_port()
         entries.append(
             {
                 "id": server.id,

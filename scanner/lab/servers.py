@@ -11,11 +11,15 @@ import socket
 import ssl
 import tempfile
 import threading
+import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
 import trustme
+
+from scanner.lab.clienthello import ClientHello, parse, record_length
 
 LOOPBACK = "127.0.0.1"
 
@@ -55,37 +59,24 @@ class Certificates:
 
 
 @dataclass
-class TlsServer:
-    """One running lab server; `connections` counts accepted TCP connections, `negotiated` the suites."""
+class LoopbackServer:
+    """A listener on 127.0.0.1 serving one connection at a time; counts connections and ClientHellos."""
 
-    spec: ServerSpec
-    certificates: Certificates
+    name: str
     port: int = 0
     connections: int = 0
+    handled: int = 0
     negotiated: list[str] = field(default_factory=list)
+    hellos: list[ClientHello] = field(default_factory=list)
     _sock: socket.socket | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
 
-    def context(self) -> ssl.SSLContext:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        if self.spec.min_version < ssl.TLSVersion.TLSv1_2:
-            ctx.options &= ~ssl.OP_NO_TLSv1 & ~ssl.OP_NO_TLSv1_1  # noqa: SIM102 - clearer as two flags
-        ctx.minimum_version = self.spec.min_version
-        ctx.maximum_version = self.spec.max_version
-        ctx.set_ciphers(self.spec.ciphers + ":@SECLEVEL=0")
-        # Python turns server preference on by default; the lab decides per server.
-        if self.spec.server_preference:
-            ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-        else:
-            ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
-        for key_type in self.spec.certificates:
-            chain, key = self.certificates.pair(key_type)
-            ctx.load_cert_chain(chain, key)
-        return ctx
+    def handle(self, conn: socket.socket) -> None:
+        """Serve one accepted connection; subclasses do the TLS part."""
+        raise NotImplementedError
 
-    def start(self) -> TlsServer:
-        ctx = self.context()
+    def start(self) -> LoopbackServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((LOOPBACK, self.port))
@@ -93,11 +84,11 @@ class TlsServer:
         sock.settimeout(0.2)
         self._sock = sock
         self.port = sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, args=(ctx,), name=f"lab-{self.spec.name}", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name=f"lab-{self.name}", daemon=True)
         self._thread.start()
         return self
 
-    def _serve(self, ctx: ssl.SSLContext) -> None:
+    def _serve(self) -> None:
         assert self._sock is not None
         while not self._stop.is_set():
             try:
@@ -106,15 +97,33 @@ class TlsServer:
                 continue
             self.connections += 1
             conn.settimeout(5)
+            hello = _peek_hello(conn)
+            if hello is not None:
+                self.hellos.append(hello)
             try:
-                with ctx.wrap_socket(conn, server_side=True) as tls:
-                    cipher = tls.cipher()
-                    if cipher:
-                        self.negotiated.append(cipher[0])
+                self.handle(conn)
             except (ssl.SSLError, OSError):
                 pass
             finally:
                 conn.close()
+                self.handled += 1
+
+    def settle(self, seconds: float = 5.0) -> None:
+        """Wait until every accepted connection has been served (the client may finish first)."""
+        deadline = time.monotonic() + seconds
+        while self.handled < self.connections and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    def hellos_for(self, version: str) -> list[ClientHello]:
+        """The ClientHellos whose highest offered version is `version` (e.g. "TLSv1.2")."""
+        return [h for h in self.hellos if h.version == version]
+
+    def reset_counts(self) -> None:
+        self.settle()
+        self.connections = 0
+        self.handled = 0
+        self.negotiated.clear()
+        self.hellos.clear()
 
     def stop(self) -> None:
         self._stop.set()
@@ -123,11 +132,60 @@ class TlsServer:
         if self._sock:
             self._sock.close()
 
-    def __enter__(self) -> TlsServer:
-        return self.start()
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+@dataclass
+class TlsServer(LoopbackServer):
+    """A lab server made with Python's ssl module; `negotiated` lists the suites it agreed to."""
+
+    spec: ServerSpec = field(default_factory=lambda: ServerSpec("tls", "DEFAULT"))
+    certificates: Certificates | None = None
+    _context: ssl.SSLContext | None = None
+
+    def context(self) -> ssl.SSLContext:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        with warnings.catch_warnings():
+            # Serving TLS 1.0/1.1 is the point of some lab servers; Python warns that it is deprecated.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            ctx.minimum_version = self.spec.min_version
+            ctx.maximum_version = self.spec.max_version
+        ctx.set_ciphers(self.spec.ciphers + ":@SECLEVEL=0")
+        # Python turns server preference on by default; the lab decides per server.
+        if self.spec.server_preference:
+            ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
+        else:
+            ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+        assert self.certificates is not None
+        for key_type in self.spec.certificates:
+            chain, key = self.certificates.pair(key_type)
+            ctx.load_cert_chain(chain, key)
+        return ctx
+
+    def start(self) -> TlsServer:
+        self._context = self.context()
+        super().start()
+        return self
+
+    def handle(self, conn: socket.socket) -> None:
+        assert self._context is not None
+        with self._context.wrap_socket(conn, server_side=True) as tls:
+            cipher = tls.cipher()
+            if cipher:
+                self.negotiated.append(cipher[0])
+
+
+def _peek_hello(conn: socket.socket) -> ClientHello | None:
+    """Look at the ClientHello without consuming it, so the TLS library still reads it whole."""
+    data = b""
+    for _ in range(50):
+        try:
+            data = conn.recv(16384, socket.MSG_PEEK)
+        except OSError:
+            return None
+        needed = record_length(data)
+        if not data or needed is None or len(data) >= needed:
+            break
+        threading.Event().wait(0.01)
+    return parse(data)
 
 
 def closed_port() -> int:
@@ -144,11 +202,20 @@ class Lab:
     def __init__(self) -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix="tlsverify-lab-")
         self.certificates = Certificates(Path(self._tmp.name))
-        self.servers: list[TlsServer] = []
+        self.servers: list[LoopbackServer] = []
+
+    @property
+    def directory(self) -> Path:
+        return Path(self._tmp.name)
 
     def start(self, spec: ServerSpec) -> TlsServer:
-        server = TlsServer(spec, self.certificates).start()
+        server = TlsServer(spec.name, spec=spec, certificates=self.certificates).start()
         self.servers.append(server)
+        return server
+
+    def add(self, server: LoopbackServer) -> LoopbackServer:
+        """Start a server of another kind (such as a gnutls-serv bridge) and stop it with the lab."""
+        self.servers.append(server.start())
         return server
 
     def close(self) -> None:

@@ -76,6 +76,9 @@ def detect_server_preference(
             return True, None
         if outcome.cipher == picks[-1]:
             return False, None
-        return None, f"preference check: server picked {outcome.cipher}, neither its first nor our first choice"
+        return (
+            None,
+            f"preference check: server picked {outcome.cipher}, neither its first nor our first choice",
+        )
     reason = outcome.reason if isinstance(outcome, Rejected | Unreachable) else "unknown"
     return None, f"preference check failed: {reason}"

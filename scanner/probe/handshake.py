@@ -7,15 +7,16 @@ picked and closes the connection before returning, so servers that serve one con
 
 from __future__ import annotations
 
-import socket
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from typing import cast
 
 from nassl import _nassl
 from nassl.legacy_ssl_client import LegacySslClient
-from nassl.ssl_client import ClientCertificateRequested, OpenSslVersionEnum, SslClient
+from nassl.ssl_client import BaseSslClient, ClientCertificateRequested, OpenSslVersionEnum, SslClient
 from sslyze.connection_helpers.tls_connection import SslConnection
 from sslyze.errors import (
     ConnectionToServerFailed,
@@ -136,7 +137,7 @@ def handshake(
     location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
     network = ServerNetworkConfiguration(
         tls_server_name_indication=target.server_name,
-        network_timeout=target.timeout_s,  # a float works: sslyze hands it to socket.settimeout
+        network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
         network_max_retries=1,
     )
     try:
@@ -174,29 +175,30 @@ def handshake(
         return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:g} s")
     except ConnectionToServerTimedOut:
         return Unreachable(
-            EndpointStatus.TIMEOUT, f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:g} s"
+            EndpointStatus.TIMEOUT,
+            f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:g} s",
         )
     except ServerRejectedConnection:
         return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
     except ConnectionToServerFailed as exc:
-        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc.error_message}")
-    except socket.timeout:
+        return Unreachable(
+            EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc.error_message}"
+        )
+    except TimeoutError:
         return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:g} s")
     except _nassl.OpenSSLError as exc:
         return Rejected(f"TLS error: {_short(str(exc))}")
     except OSError as exc:
         return Rejected(f"connection broken during the handshake: {_short(str(exc))}")
     finally:
-        try:
+        with contextlib.suppress(Exception):
             connection.close()
-        except Exception:  # noqa: BLE001 - closing a broken connection must never hide the real outcome
-            pass
 
 
-def _current_cipher(ssl_client: SslClient | LegacySslClient) -> str | None:
+def _current_cipher(ssl_client: BaseSslClient) -> str | None:
     try:
         name = ssl_client.get_current_cipher_name()
-    except Exception:  # noqa: BLE001 - nassl raises plain errors when nothing was negotiated
+    except Exception:
         return None
     return str(name) if name and name != "(NONE)" else None
 

@@ -75,7 +75,10 @@ class SslyzeProber:
             ip = _resolve(endpoint)
         except socket.gaierror as exc:
             return ProbeResult(
-                endpoint.id, EndpointStatus.DNS_ERROR, f"cannot resolve {endpoint.host}: {exc.strerror}", mode=mode
+                endpoint.id,
+                EndpointStatus.DNS_ERROR,
+                f"cannot resolve {endpoint.host}: {exc.strerror}",
+                mode=mode,
             )
         run = _Run(Target(ip, endpoint.port, endpoint.server_name, self.timeout_s), gate)
         try:
@@ -84,7 +87,7 @@ class SslyzeProber:
             result = ProbeResult(
                 endpoint.id, EndpointStatus.TIMEOUT, str(exc), ip=ip, connections=run.connections, mode=mode
             )
-        except Exception as exc:  # noqa: BLE001 - a hostile server must become a result, never a crash
+        except Exception as exc:
             result = ProbeResult(
                 endpoint.id,
                 EndpointStatus.TLS_ERROR,
@@ -97,12 +100,15 @@ class SslyzeProber:
 
     def _probe(self, endpoint: Endpoint, policy: Policy, run: _Run, mode: ProbeMode) -> ProbeResult:
         ip = run.target.ip
-        picks, server_preference, unreachable = (
-            self._enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
-        )
+        picks, server_preference, unreachable = self._enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
         if unreachable is not None:
             return ProbeResult(
-                endpoint.id, unreachable.status, unreachable.reason, ip=ip, connections=run.connections, mode=mode
+                endpoint.id,
+                unreachable.status,
+                unreachable.reason,
+                ip=ip,
+                connections=run.connections,
+                mode=mode,
             )
         versions = [v for v in _OTHER_VERSIONS if _speaks(run, v)]
         if picks:
@@ -216,13 +222,15 @@ def _policy_handshake(
     client = client_for(offered)
     if client is None:
         offered = [n for n in offered if n in modern_tls12_suites()]
-        run.note("Selected mixes suites only the legacy client has with ones only the modern client has; "
-                 "offered the modern ones")
+        run.note(
+            "Selected mixes suites only the legacy client has with ones only the modern client has; "
+            "offered the modern ones"
+        )
         client = Client.MODERN
     outcome = run.offer(TlsVersion.TLSV1_2, client, offered)
     if isinstance(outcome, Accepted):
-        suite = catalog.by_openssl_name(outcome.cipher)
-        negotiated = suite.name if suite else outcome.cipher
+        picked = catalog.by_openssl_name(outcome.cipher)
+        negotiated = picked.name if picked else outcome.cipher
         if predicted and predicted != negotiated:
             run.note(f"negotiated {negotiated}, but the accepted list predicted {predicted}")
         return _replace(base, negotiated=negotiated)

@@ -23,6 +23,9 @@ def summary(report: VerifyAllReport) -> str:
         lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}")
         if f.required_disabled:
             lines.append(f"   {'':<{width}}  needs Disabled: {', '.join(jsse(n) for n in f.required_disabled)}")
+        if f.accepted_unlisted and not f.required_disabled:
+            names = ", ".join(jsse(n) for n in f.accepted_unlisted)
+            lines.append(f"   {'':<{width}}  accepts only suites in neither list: {names}")
     ok = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK)
     required = [s for s in report.suites if s.required_by]
     lines.append("")

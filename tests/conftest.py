@@ -1,0 +1,88 @@
+"""Shared fixtures, and the network rule enforced: tests may connect to loopback only.
+
+Every `socket.connect` and name lookup in the test process goes through a guard that refuses any
+address outside 127.0.0.0/8 and ::1, and refuses to resolve the hosts of the shipped endpoints.yaml.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from scanner.config import load_endpoints, load_policy
+from scanner.lab.servers import Lab
+from scanner.models import Endpoint, Policy
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED_HOSTS = {e.host for e in load_endpoints(ROOT / "endpoints.yaml")}
+
+
+class ForbiddenTraffic(AssertionError):
+    """A test tried to reach something other than loopback."""
+
+
+def _check_address(address: Any) -> None:
+    if isinstance(address, tuple) and address:
+        host = address[0]
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            raise ForbiddenTraffic(f"connect to a name {host!r}: resolve to loopback first") from None
+        if not ip.is_loopback:
+            raise ForbiddenTraffic(f"connect to {host}: tests may only reach loopback")
+
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> None:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check_address(address)
+    _real_connect(self, address)
+
+
+def _guarded_connect_ex(self: socket.socket, address: Any) -> int:
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        _check_address(address)
+    return _real_connect_ex(self, address)
+
+
+def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
+    name = host.decode() if isinstance(host, bytes) else host
+    if name in SHIPPED_HOSTS:
+        raise ForbiddenTraffic(f"lookup of {name}, a host of the shipped endpoints.yaml")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
+    monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+
+
+@pytest.fixture(scope="module")
+def lab() -> Iterator[Lab]:
+    with Lab() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(ROOT / "policy.yaml")
+
+
+def endpoint(id: str, port: int, **extra: Any) -> Endpoint:
+    """An endpoint on the loopback lab, named under .test and connecting to 127.0.0.1."""
+    return Endpoint(id=id, name=id, category="lab", host=f"{id}.lab.tlsverify.test", port=port, ip="127.0.0.1", **extra)
+
+
+def no_gate() -> None:
+    """A gate that never waits: single-endpoint probes in tests need no rate limit."""

@@ -1,0 +1,126 @@
+"""The command line end to end: real lab servers, real files, real SQLite, exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scanner.cli import main
+from scanner.config import write_endpoints
+from scanner.lab.demo import DEMO_SERVERS, start_lab
+from scanner.lab.servers import Lab
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def demo_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("lab") / "endpoints.yaml"
+
+
+@pytest.fixture(scope="module")
+def running_demo(lab: Lab, demo_endpoints: Path) -> Path:
+    write_endpoints(start_lab(lab), demo_endpoints, "test lab")
+    return demo_endpoints
+
+
+def verify(tmp_path: Path, endpoints: Path, *extra: str) -> int:
+    return main(
+        [
+            "verify-all",
+            "--endpoints",
+            str(endpoints),
+            "--policy",
+            str(ROOT / "policy.yaml"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            *extra,
+        ]
+    )
+
+
+def test_verify_all_on_the_lab(tmp_path: Path, running_demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify(tmp_path, running_demo) == 1
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "out" / "verify-all.json").read_text())
+    assert f"3/{len(doc['endpoints'])} endpoints connect under the policy" in out
+    status = {e["id"]: e["status"] for e in doc["endpoints"] if e["id"] != "connector"}
+    assert status == {
+        "apns": "ok",
+        "apple-dep": "ok",
+        "gateway": "ok",
+        "ldaps": "no_tls12",
+        "scep": "no_common_suite",
+        "smtps": "no_common_suite",
+        "sentry": "unreachable",
+    }
+    by_id = {e["id"]: e for e in doc["endpoints"]}
+    assert by_id["apple-dep"]["server_preference"] is True
+    assert by_id["apple-dep"]["negotiated"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    assert by_id["smtps"]["required_disabled"] == [
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+    ]
+    assert by_id["apns"]["host"] == "apns.lab.tlsverify.test" and by_id["apns"]["ip"] == "127.0.0.1"
+    assert doc["run_id"] == 1
+    assert (tmp_path / "out" / "tlsverify.sqlite").exists()
+    assert "Disabled suites that servers require" in (tmp_path / "out" / "verify-all.html").read_text()
+
+
+def test_only_selects_endpoints_and_exit_zero_when_all_ok(tmp_path: Path, running_demo: Path) -> None:
+    db = tmp_path / "custom.sqlite"
+    assert verify(tmp_path, running_demo, "--only", "apns", "--only", "gateway", "--db", str(db)) == 0
+    doc = json.loads((tmp_path / "out" / "verify-all.json").read_text())
+    assert [e["id"] for e in doc["endpoints"]] == ["apns", "gateway"]
+    assert db.exists()
+
+
+def test_exhaustive_option_gives_the_same_answer(tmp_path: Path, running_demo: Path) -> None:
+    assert verify(tmp_path, running_demo, "--only", "apple-dep", "--only", "scep", "--exhaustive") == 1
+    doc = json.loads((tmp_path / "out" / "verify-all.json").read_text())
+    assert doc["endpoints"][0]["negotiated"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    assert all(e["mode"] == "exhaustive" for e in doc["endpoints"])
+
+
+def test_unknown_only_id_is_a_usage_error(
+    tmp_path: Path, running_demo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert verify(tmp_path, running_demo, "--only", "apsn") == 2
+    assert "did you mean 'apns'?" in capsys.readouterr().err
+
+
+def test_bad_files_exit_2_and_write_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "endpoints.yaml"
+    bad.write_text("endpoints:\n  - {id: a, host: a.test, port: 0}\n")
+    assert verify(tmp_path, bad) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}:2:" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_options_exit_2(tmp_path: Path) -> None:
+    assert main(["verify-all", "--concurrency", "0"]) == 2
+    assert main(["verify-all", "--rate", "fast"]) == 2
+    assert main(["no-such-command"]) == 2
+
+
+def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "policy.yaml", tmp_path / "policy.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "scanner", "demo"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr  # the lab has failing endpoints on purpose
+    assert "Reports: reports/verify-all.html" in done.stdout
+    doc = json.loads((tmp_path / "reports" / "verify-all.json").read_text())
+    assert len(doc["endpoints"]) == len(DEMO_SERVERS)

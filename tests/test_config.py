@@ -1,0 +1,152 @@
+"""Endpoints and policy files: the shipped ones parse; bad ones give every problem with its place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scanner.config import ConfigError, load_endpoints, load_policy
+from scanner.models import Protocol, TlsVersion
+from tests.conftest import ROOT
+
+
+def write(tmp_path: Path, text: str | bytes, name: str = "f.yaml") -> Path:
+    path = tmp_path / name
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_shipped_endpoints_parse_without_any_traffic() -> None:
+    endpoints = load_endpoints(ROOT / "endpoints.yaml")
+    ids = {e.id for e in endpoints}
+    assert {"apns", "apple-dep", "apple-vpp", "mi-gateway", "scep", "ldaps", "smtps", "sentry"} <= ids
+    apns = next(e for e in endpoints if e.id == "apns")
+    assert (apns.host, apns.port, apns.protocol) == ("api.push.apple.com", 443, Protocol.HTTPS)
+    assert any(not e.enabled for e in endpoints)
+
+
+def test_shipped_policy() -> None:
+    policy = load_policy(ROOT / "policy.yaml")
+    assert policy.protocols_selected == (TlsVersion.TLSV1_2,)
+    assert policy.selected[0] == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+    assert "TLS_RSA_WITH_AES_128_GCM_SHA256" in policy.disabled  # 10.3.0.0 moved the TLS_RSA_* suites
+    assert not any("3DES" in n or "RC4" in n for n in policy.selected + policy.disabled)  # removed in 10.2.0.0
+
+
+def test_names_in_any_spelling_resolve_to_iana(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """release: "10.3.0.0"
+cipher_suites:
+  selected: [ECDHE-RSA-AES128-GCM-SHA256, SSL_RSA_WITH_3DES_EDE_CBC_SHA]
+  disabled: [tls_rsa_with_aes_128_cbc_sha]
+""",
+    )
+    policy = load_policy(path)
+    assert policy.selected == ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_3DES_EDE_CBC_SHA")
+    assert policy.disabled == ("TLS_RSA_WITH_AES_128_CBC_SHA",)
+
+
+def problems(path: Path, loader: object) -> str:
+    with pytest.raises(ConfigError) as error:
+        loader(path)  # type: ignore[operator]
+    return str(error.value)
+
+
+def test_unknown_suite_names_line_and_suggestion(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """release: "10.3.0.0"
+cipher_suites:
+  selected:
+    - TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348
+""",
+    )
+    message = problems(path, load_policy)
+    assert f"{path}:5:7: cipher_suites.selected.1: unknown cipher suite" in message
+    assert "did you mean TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in message
+
+
+def test_tls12_cannot_be_disabled(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """release: "10.3.0.0"
+protocols: {selected: [], disabled: [TLSv1.2]}
+cipher_suites: {selected: [ECDHE-RSA-AES128-GCM-SHA256]}
+""",
+    )
+    assert "TLSv1.2 must be Selected and cannot be disabled" in problems(path, load_policy)
+
+
+def test_suite_in_both_lists(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """release: "10.3.0.0"
+cipher_suites: {selected: [AES128-SHA], disabled: [TLS_RSA_WITH_AES_128_CBC_SHA]}
+""",
+    )
+    assert "TLS_RSA_WITH_AES_128_CBC_SHA is both Selected and Disabled" in problems(path, load_policy)
+
+
+def test_every_endpoint_problem_at_once(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """endpoints:
+  - {id: a, host: a.example.com, port: 70000}
+  - {id: b, host: b.example.com, port: 443, protocl: https}
+  - {id: c, host: c.example.com, port: "443"}
+  - {id: d, host: d.example.com, port: 443, ip: not-an-ip}
+""",
+    )
+    message = problems(path, load_endpoints)
+    assert f"{path}:2:40: endpoints.0.port:" in message
+    assert f"{path}:3:45: endpoints.1.protocl: unknown key (did you mean 'protocol'?)" in message
+    assert "endpoints.2.port" in message
+    assert "endpoints.3.ip" in message
+
+
+def test_duplicate_ids(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """endpoints:
+  - {id: a, host: a.example.com, port: 443}
+  - {id: a, host: b.example.com, port: 443}
+""",
+    )
+    assert f"{path}:3:10: endpoints.1.id: duplicate id 'a'" in problems(path, load_endpoints)
+
+
+def test_starttls_not_yet(tmp_path: Path) -> None:
+    path = write(tmp_path, "endpoints:\n  - {id: a, host: a.example.com, port: 389, protocol: ldap}\n")
+    assert "not supported yet" in problems(path, load_endpoints)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("endpoints:\n  - {id: a, host: [\n", "invalid YAML"),
+        ("", "file is empty"),
+        (b"\x00\x01\x02binary", "binary file"),
+        (b"\xff\xfe\xfa", "not UTF-8"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("endpoints: []\n", "endpoints"),
+    ],
+)
+def test_broken_files(tmp_path: Path, content: str | bytes, expected: str) -> None:
+    assert expected in problems(write(tmp_path, content), load_endpoints)
+
+
+def test_malformed_yaml_has_line_and_column(tmp_path: Path) -> None:
+    path = write(tmp_path, "endpoints:\n  - id: a\n    host: [unclosed\n")
+    message = problems(path, load_endpoints)
+    assert message.startswith(f"{path}:")
+    assert "invalid YAML" in message
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    assert "file not found" in problems(tmp_path / "nope.yaml", load_endpoints)

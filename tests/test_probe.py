@@ -1,0 +1,185 @@
+"""The prober against real loopback servers with known configurations: every field, exactly."""
+
+from __future__ import annotations
+
+import ssl
+
+import pytest
+
+from scanner import analysis
+from scanner.lab.servers import Lab, ServerSpec, TlsServer, closed_port
+from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.probe.prober import SslyzeProber
+from tests.conftest import endpoint, no_gate
+
+T12, T13 = TlsVersion.TLSV1_2, TlsVersion.TLSV1_3
+
+MODERN = ServerSpec(
+    "modern",
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+    max_version=ssl.TLSVersion.TLSv1_3,
+)
+RSA_ONLY = ServerSpec("rsa-only", "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA256")
+SERVER_ORDER = ServerSpec(
+    "server-order",
+    "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:ECDHE-RSA-AES256-GCM-SHA384",
+    server_preference=True,
+)
+OLD = ServerSpec(
+    "tls10-11",
+    "ECDHE-RSA-AES128-SHA:AES128-SHA",
+    min_version=ssl.TLSVersion.TLSv1,
+    max_version=ssl.TLSVersion.TLSv1_1,
+)
+TLS13_ONLY = ServerSpec(
+    "tls13-only",
+    "ECDHE-RSA-AES128-GCM-SHA256",
+    min_version=ssl.TLSVersion.TLSv1_3,
+    max_version=ssl.TLSVersion.TLSv1_3,
+)
+ECDSA = ServerSpec(
+    "ecdsa",
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305",
+    certificates=("ecdsa",),
+)
+
+
+def probe(server: TlsServer, policy: Policy, exhaustive: bool = False) -> ProbeResult:
+    server.reset_counts()
+    return SslyzeProber(timeout_s=3, exhaustive=exhaustive).probe(
+        endpoint(server.spec.name, server.port), policy, no_gate
+    )
+
+
+@pytest.fixture(scope="module")
+def servers(lab: Lab) -> dict[str, TlsServer]:
+    return {spec.name: lab.start(spec) for spec in (MODERN, RSA_ONLY, SERVER_ORDER, OLD, TLS13_ONLY, ECDSA)}
+
+
+def test_modern_client_order_server(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["modern"], policy)
+    assert result.status is EndpointStatus.OK
+    assert result.tls_versions == (T12, T13)
+    assert result.accepted_tls12 == (  # client order: reported strongest first
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    )
+    assert result.server_preference is False
+    assert result.negotiated == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"  # the policy's first RSA suite
+    assert result.ip == "127.0.0.1"
+    assert analysis.finding(endpoint("modern", 1), result, policy).required_disabled == ()
+
+
+def test_rsa_only_server_needs_disabled_suites(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["rsa-only"], policy)
+    assert result.status is EndpointStatus.NO_COMMON_SUITE
+    assert result.negotiated is None
+    assert set(result.accepted_tls12) == {
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    }
+    found = analysis.finding(endpoint("rsa-only", 1), result, policy)
+    assert set(found.required_disabled) == set(result.accepted_tls12)
+    assert found.advice is not None and "TLS_RSA_WITH_AES_256_GCM_SHA384" in found.advice
+
+
+def test_server_order_is_detected_and_recorded(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["server-order"], policy)
+    assert result.server_preference is True
+    assert result.accepted_tls12 == (  # exactly the server's configured order
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_256_CBC_SHA",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    )
+    # The policy prefers AES-256-GCM, but the server imposes its order among what we offer.
+    assert result.status is EndpointStatus.OK
+    assert result.negotiated == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    servers["server-order"].settle()
+    assert servers["server-order"].negotiated[-1] == "ECDHE-RSA-AES128-GCM-SHA256"  # the server agrees
+
+
+def test_server_order_with_a_policy_that_fails(servers: dict[str, TlsServer], policy: Policy) -> None:
+    narrow = Policy(policy.release, (T12,), (), ("TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",), policy.disabled)
+    result = probe(servers["server-order"], narrow)
+    assert result.status is EndpointStatus.NO_COMMON_SUITE
+    found = analysis.finding(endpoint("server-order", 1), result, narrow)
+    assert found.required_disabled == (  # in the server's order
+        "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_256_CBC_SHA",
+    )
+    assert found.accepted_unlisted == (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    )
+
+
+def test_tls10_and_11_only_server(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["tls10-11"], policy)
+    assert result.status is EndpointStatus.NO_TLS12
+    assert result.tls_versions == (TlsVersion.TLSV1_0, TlsVersion.TLSV1_1)
+    assert result.accepted_tls12 == ()
+    assert result.negotiated is None
+    assert result.reason is not None and "TLSv1.0, TLSv1.1" in result.reason
+
+
+def test_tls13_only_server_has_no_tls12(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["tls13-only"], policy)
+    assert result.status is EndpointStatus.NO_TLS12
+    assert result.tls_versions == (T13,)
+
+
+def test_ecdsa_server(servers: dict[str, TlsServer], policy: Policy) -> None:
+    result = probe(servers["ecdsa"], policy)
+    assert result.status is EndpointStatus.OK
+    assert set(result.accepted_tls12) == {
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    }
+    assert result.negotiated == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+
+
+@pytest.mark.parametrize("name", ["modern", "rsa-only", "server-order", "tls10-11", "ecdsa"])
+def test_connection_budget_counted_on_the_server(servers: dict[str, TlsServer], policy: Policy, name: str) -> None:
+    server = servers[name]
+    result = probe(server, policy)
+    tls12_hellos = server.hellos_for("TLSv1.2")
+    policy_handshakes = 1 if result.accepted_tls12 else 0
+    enumeration = len(tls12_hellos) - policy_handshakes
+    assert enumeration <= len(result.accepted_tls12) + 3
+    server.settle()
+    assert server.connections == result.connections  # the prober's own count is honest
+    assert all(h.server_name == f"{name}.lab.tlsverify.test" for h in tls12_hellos)  # SNI is the host name
+
+
+def test_closed_port_is_unreachable(policy: Policy) -> None:
+    result = SslyzeProber(timeout_s=2).probe(endpoint("closed", closed_port()), policy, no_gate)
+    assert result.status is EndpointStatus.UNREACHABLE
+    assert result.reason is not None and "refused" in result.reason
+    assert result.connections == 1
+
+
+def test_unresolvable_name_is_a_dns_error(policy: Policy) -> None:
+    from scanner.models import Endpoint
+
+    target = Endpoint("nx", "nx", "lab", "no-such-host.invalid", 443)
+    result = SslyzeProber(timeout_s=2).probe(target, policy, no_gate)
+    assert result.status is EndpointStatus.DNS_ERROR
+    assert result.connections == 0
+    assert result.reason is not None and "no-such-host.invalid" in result.reason
+
+
+@pytest.mark.parametrize("name", ["modern", "rsa-only", "server-order", "tls10-11", "ecdsa"])
+def test_exhaustive_mode_agrees_with_elimination(servers: dict[str, TlsServer], policy: Policy, name: str) -> None:
+    fast = probe(servers[name], policy)
+    slow = probe(servers[name], policy, exhaustive=True)
+    assert slow.accepted_tls12 == fast.accepted_tls12
+    assert slow.server_preference == fast.server_preference
+    assert slow.negotiated == fast.negotiated
+    assert slow.tls_versions == fast.tls_versions
+    assert slow.status == fast.status
+    assert slow.connections > 100 > fast.connections  # sslyze's scan is one handshake per suite

@@ -1,0 +1,146 @@
+"""The JSON contract, the HTML page's content and escaping, and the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner import analysis
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.report import html_report, json_report, text
+from scanner.store import Store
+
+POLICY = Policy(
+    "10.3.0.0",
+    (TlsVersion.TLSV1_2,),
+    (),
+    ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+    ("TLS_RSA_WITH_AES_128_CBC_SHA",),
+)
+HOSTILE = '<script>alert("x")</script>'
+
+
+def report():  # type: ignore[no-untyped-def]
+    endpoints = [
+        Endpoint("apns", "APNS", "APNS", "apns.lab.test", 443, ip="127.0.0.1"),
+        Endpoint("scep", HOSTILE, "SCEP", "scep.lab.test", 8443, ip="127.0.0.2"),
+    ]
+    results = [
+        ProbeResult(
+            "apns",
+            EndpointStatus.OK,
+            ip="127.0.0.1",
+            tls_versions=(TlsVersion.TLSV1_2,),
+            accepted_tls12=("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",),
+            server_preference=None,
+            negotiated="TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            connections=9,
+        ),
+        ProbeResult(
+            "scep",
+            EndpointStatus.NO_COMMON_SUITE,
+            reason=HOSTILE,
+            ip="127.0.0.2",
+            tls_versions=(TlsVersion.TLSV1_2,),
+            accepted_tls12=("TLS_RSA_WITH_AES_128_CBC_SHA",),
+            connections=8,
+            notes=(HOSTILE,),
+        ),
+    ]
+    return analysis.verify_all_report(endpoints, results, POLICY, datetime(2026, 11, 26, 12, 0, tzinfo=UTC))
+
+
+def test_json_contract() -> None:
+    doc = json.loads(json_report.render(report()))
+    assert doc["schema"] == "tlsverify/verify-all/1"
+    assert doc["generated_at"] == "2026-11-26T12:00:00+00:00"
+    assert doc["policy"] == {
+        "release": "10.3.0.0",
+        "protocols": ["TLSv1.2"],
+        "selected": list(POLICY.selected),
+        "disabled": list(POLICY.disabled),
+    }
+    scep = doc["endpoints"][1]
+    for key in (
+        "id",
+        "host",
+        "port",
+        "ip",
+        "status",
+        "reason",
+        "tls_versions",
+        "accepted_tls12",
+        "server_preference",
+        "negotiated",
+        "required_disabled",
+        "connections",
+    ):
+        assert key in scep
+    assert scep["status"] == "no_common_suite"
+    assert scep["required_disabled"] == ["TLS_RSA_WITH_AES_128_CBC_SHA"]
+    suite = next(s for s in doc["suites"] if s["name"] == "TLS_RSA_WITH_AES_128_CBC_SHA")
+    assert suite == {
+        "name": "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "jsse_name": "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "list": "disabled",
+        "position": 1,
+        "strength": "weak",
+        "negotiated_by": [],
+        "required_by": ["scep"],
+        "legacy": False,
+    }
+
+
+def test_html_lists_asterisks_and_hover() -> None:
+    page = html_report.render(report())
+    assert (
+        "1 endpoints have negotiated this cipher since 2026-11-26 12:00 UTC · Endpoints: apns.lab.test/127.0.0.1:443"
+        in page
+    )
+    assert "1 endpoints needed (and failed without) this cipher since" in page
+    assert "scep.lab.test/127.0.0.2:8443" in page
+    assert 'id="disabled"' in page and 'id="selected"' in page
+    assert "<link" not in page and "<script src" not in page  # self-contained
+
+
+def test_html_escapes_everything_from_outside() -> None:
+    page = html_report.render(report())
+    assert HOSTILE not in page
+    assert "&lt;script&gt;" in page
+
+
+def test_text_summary() -> None:
+    summary = text.summary(report())
+    assert "needs Disabled: TLS_RSA_WITH_AES_128_CBC_SHA" in summary
+    assert "1/2 endpoints connect under the policy" in summary
+
+
+def test_store_round_trip_and_permissions(tmp_path: Path) -> None:
+    db = tmp_path / "sub" / "history.sqlite"
+    with Store(db) as store:
+        first = store.save(report())
+        second = store.save(report())
+    assert stat.S_IMODE(os.stat(db).st_mode) == 0o600
+    with Store(db) as store:
+        latest = store.latest()
+        assert latest is not None and latest.id == second > first
+        assert latest.report["endpoints"][1]["required_disabled"] == ["TLS_RSA_WITH_AES_128_CBC_SHA"]
+        assert store.endpoint_history("apns") == [
+            (first, "ok", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+            (second, "ok", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
+        ]
+        assert len(store.runs()) == 2
+
+
+def test_store_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    import pytest
+
+    from scanner.store import StoreError
+
+    bad = tmp_path / "not.sqlite"
+    bad.write_text("hello, I am text, not SQLite" * 100)
+    with pytest.raises(StoreError, match="cannot use as a tlsverify database"):
+        Store(bad)
