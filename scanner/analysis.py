@@ -30,19 +30,19 @@ def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointF
         listed = disabled | set(policy.selected)
         required = tuple(s for s in probe.accepted_tls12 if s in disabled)
         unlisted = tuple(s for s in probe.accepted_tls12 if s not in listed)
-    return EndpointFinding(endpoint, probe, required, unlisted, _advice(probe, policy, required, unlisted))
+    rescue = catalog.strongest_first(required)[0] if required else None
+    return EndpointFinding(endpoint, probe, required, unlisted, _advice(probe, policy, rescue, unlisted), rescue)
 
 
-def _advice(probe: ProbeResult, policy: Policy, required: Sequence[str], unlisted: Sequence[str]) -> str | None:
+def _advice(probe: ProbeResult, policy: Policy, rescue: str | None, unlisted: Sequence[str]) -> str | None:
     status = probe.status
     if status is EndpointStatus.OK:
         return None
     if status is EndpointStatus.NO_COMMON_SUITE:
         offer_instead = ", ".join(policy.selected[:3])
-        if required:
-            best = catalog.strongest_first(required)[0]
+        if rescue:
             return (
-                f"Move a Disabled suite the server accepts to Selected (strongest: {best}), "
+                f"Move a Disabled suite the server accepts to Selected (strongest: {rescue}), "
                 f"or configure the server to accept a Selected suite such as {offer_instead}."
             )
         if unlisted:

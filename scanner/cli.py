@@ -126,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _select(endpoints: list[Endpoint], only: list[str], path: Path) -> list[Endpoint]:
     if not only:
-        return [e for e in endpoints if e.enabled]
+        enabled = [e for e in endpoints if e.enabled]
+        if not enabled:
+            raise UsageError(f"{path}: every endpoint has 'enabled: false'; enable one, or name one with --only")
+        return enabled
     ids = {e.id for e in endpoints}
     for wanted in only:
         if wanted not in ids:

@@ -105,6 +105,8 @@ class EndpointFinding:
     required_disabled: tuple[str, ...] = ()
     accepted_unlisted: tuple[str, ...] = ()
     advice: str | None = None
+    rescue: str | None = None
+    """The strongest required Disabled suite: the one to move to Selected to reconnect this endpoint."""
 
 
 @dataclass(frozen=True)

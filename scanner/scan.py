@@ -48,6 +48,9 @@ async def scan(
     rate_limit, period = (int(settings.rate), 1.0) if settings.rate >= 1 else (1, 1.0 / settings.rate)
     throttler = Throttler(rate_limit=max(1, rate_limit), period=period)
     semaphore = asyncio.Semaphore(settings.concurrency)
+    # Two endpoints on one server (same address and port) are probed one after the other: servers such
+    # as `openssl s_server` serve one connection at a time and stall when a second one arrives.
+    server_locks: dict[tuple[str, int], asyncio.Lock] = {}
 
     async def tick() -> None:
         await throttler.acquire()
@@ -55,7 +58,8 @@ async def scan(
     with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe") as pool:
 
         async def one(endpoint: Endpoint) -> ProbeResult:
-            async with semaphore:
+            lock = server_locks.setdefault(((endpoint.ip or endpoint.host).lower(), endpoint.port), asyncio.Lock())
+            async with lock, semaphore:
                 started = time.monotonic()
                 gate = _gate(loop, tick, started, settings.deadline_s)
                 work = loop.run_in_executor(pool, prober.probe, endpoint, policy, gate)

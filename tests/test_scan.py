@@ -78,3 +78,11 @@ async def test_deadline_turns_a_slow_endpoint_into_a_timeout(policy: Policy) -> 
     results = await scan(ENDPOINTS[:2], policy, prober, ScanSettings(concurrency=2, rate=1000, deadline_s=0.3))
     assert all(r.status is EndpointStatus.TIMEOUT for r in results)
     assert all("deadline" in (r.reason or "") for r in results)
+
+
+@pytest.mark.asyncio
+async def test_endpoints_on_one_server_are_never_probed_at_once(policy: Policy) -> None:
+    same = [endpoint(f"s{i}", 4443) for i in range(4)]  # one address and port, four names
+    prober = FakeProber(connections=1, hold=0.02)
+    await scan(same, policy, prober, ScanSettings(concurrency=4, rate=1000))
+    assert prober.max_in_flight == 1

@@ -57,11 +57,21 @@ def _suite_rows(report: VerifyAllReport, list_name: str, since: str) -> list[dic
 
 
 def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
-    rows = []
-    for s in report.suites:
-        if s.required_by:
-            rows.append({"name": s.jsse_name, "strength": s.strength, "endpoints": list(s.required_by)})
-    return rows
+    """Required Disabled suites, each with the endpoints for which it is the strongest rescue."""
+    rescues: dict[str, list[str]] = {}
+    for f in report.findings:
+        if f.rescue:
+            rescues.setdefault(f.rescue, []).append(f.endpoint.id)
+    return [
+        {
+            "name": s.jsse_name,
+            "strength": s.strength,
+            "endpoints": list(s.required_by),
+            "rescues": rescues.get(s.name, []),
+        }
+        for s in report.suites
+        if s.required_by
+    ]
 
 
 def _endpoint_row(f: EndpointFinding) -> dict[str, Any]:

@@ -35,6 +35,7 @@ def endpoint_dict(f: EndpointFinding) -> dict[str, Any]:
         "server_preference": p.server_preference,
         "negotiated": p.negotiated,
         "required_disabled": list(f.required_disabled),
+        "rescue_suite": f.rescue,
         "accepted_unlisted": list(f.accepted_unlisted),
         "advice": f.advice,
         "connections": p.connections,
