@@ -120,8 +120,10 @@ def main() -> int:
     reference = answers["tlsverify verify-all (elimination)"]
     peer = answers["sslyze 6 TLS 1.2 suites only"]
     agree = sum(1 for k in reference if {catalog.resolve(n).name for n in peer.get(k, set())} == reference[k])
-    print(f"{args.servers} loopback servers ({len(ZOO)} configurations"
-          f"{' + gnutls 3DES' if unavailable_reason() is None else ''}), {args.rounds} interleaved rounds, medians\n")
+    print(
+        f"{args.servers} loopback servers ({len(ZOO)} configurations"
+        f"{' + gnutls 3DES' if unavailable_reason() is None else ''}), {args.rounds} interleaved rounds, medians\n"
+    )
     print(f"{'tool':<38} {'wall s':>8} {'conns':>7} {'TLS1.2 hellos':>14} {'per server':>11} {'time ratio':>11}")
     base = statistics.median(s[0] for s in samples["tlsverify verify-all (elimination)"])
     for name, rows in samples.items():

@@ -25,7 +25,9 @@ try:
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None  # type: ignore[assignment]
 
-MISSING = "Chromium is not installed" if CHROMIUM is None else "playwright is not installed" if not sync_playwright else None
+MISSING = (
+    "Chromium is not installed" if CHROMIUM is None else "playwright is not installed" if not sync_playwright else None
+)
 if MISSING and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the browser test: {MISSING}")
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
