@@ -68,7 +68,7 @@ def suite_usage(policy: Policy, findings: Sequence[EndpointFinding]) -> tuple[Su
     rows = []
     for list_name, names in (("selected", policy.selected), ("disabled", policy.disabled)):
         for position, name in enumerate(names, start=1):
-            suite = catalog.by_name(name)
+            suite = catalog.resolve(name)
             rows.append(
                 SuiteUsage(
                     name=name,

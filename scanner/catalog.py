@@ -180,11 +180,6 @@ def resolve(name: str) -> Suite:
     return suite
 
 
-def by_name(iana_name: str) -> Suite:
-    """The suite for an IANA name known to be in the catalog."""
-    return resolve(iana_name)
-
-
 def by_openssl_name(openssl_name: str) -> Suite | None:
     """The suite for an exact OpenSSL name, as OpenSSL reports a negotiated cipher."""
     found = _by_openssl().get(openssl_name) or find(openssl_name)
@@ -203,4 +198,4 @@ def suggest(name: str, limit: int = 3) -> tuple[str, ...]:
 
 def strongest_first(names: Iterable[str]) -> list[str]:
     """IANA names sorted strongest first."""
-    return sorted(names, key=lambda n: by_name(n).sort_key)
+    return sorted(names, key=lambda n: resolve(n).sort_key)

@@ -12,18 +12,19 @@ import os
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import analysis
 from scanner.config import ConfigError, load_endpoints, load_policy, write_endpoints
-from scanner.models import Endpoint, Policy, ProbeResult, VerifyAllReport
+from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.prober import SslyzeProber
 from scanner.report import html_report, json_report, text
 from scanner.scan import ScanSettings, scan
 from scanner.store import Store, StoreError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class UsageError(Exception):
@@ -119,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\ntlsverify: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 
@@ -159,25 +160,27 @@ def _run(args: argparse.Namespace, endpoints: list[Endpoint], policy: Policy) ->
                 bar = text.progress_bar(len(done), len(endpoints))
                 print(f"\r{bar}  {result.endpoint_id[:30]:<30}", end="", file=sys.stderr, flush=True)
 
-        results = asyncio.run(scan(endpoints, policy, prober, settings, progress))
-        if show:
+        complete = True
+        try:
+            results = asyncio.run(scan(endpoints, policy, prober, settings, progress))
+        except KeyboardInterrupt:
+            complete, results = False, list(done)
+            print(f"\ntlsverify: interrupted; keeping the {len(done)} endpoints that finished", file=sys.stderr)
+        if show and complete:
             print(file=sys.stderr)
-        report = analysis.verify_all_report(endpoints, results, policy, datetime.now(UTC).replace(microsecond=0))
-        run_id = store.save(report)
-    report = VerifyAllReport(
-        report.generated_at,
-        report.policy,
-        report.findings,
-        report.suites,
-        report.unused_selected,
-        report.complete,
-        run_id,
-    )
+        now = datetime.now(UTC).replace(microsecond=0)
+        report = analysis.verify_all_report(endpoints, results, policy, now, complete=complete)
+        report = replace(report, run_id=store.save(report))
     html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
     _write(html_path, html_report.render(report))
     _write(json_path, json_report.render(report))
     print(text.summary(report))
-    print(f"\nReports: {html_path}  {json_path}  (run {run_id} stored in {db_path})")
+    print(f"\nReports: {html_path}  {json_path}  (run {report.run_id} stored in {db_path})")
+    if not complete:
+        # Probes still running in worker threads are abandoned: everything that finished is stored.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
     return analysis.exit_code(report)
 
 

@@ -6,7 +6,9 @@ what was wrong and how to fix it. Callers turn it into exit code 2.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -64,6 +66,13 @@ class _EndpointModel(_Strict):
     ip: str | None = None
     enabled: bool = True
 
+    @field_validator("host", "sni")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_host_name(value)
+        return value
+
     @field_validator("ip")
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
@@ -77,6 +86,26 @@ class _EndpointModel(_Strict):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ValueError("must be a whole number from 1 to 65535")
         return value
+
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def _check_host_name(value: str) -> None:
+    """A DNS name (IDN allowed) or an IP address literal; raises ValueError saying what is wrong."""
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    try:
+        ascii_name = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("not a valid host name (empty or over-long label?)") from None
+    labels = ascii_name.rstrip(".").split(".")
+    bad = next((label for label in labels if not _LABEL.match(label)), None)
+    if bad is not None or len(ascii_name) > 253:
+        raise ValueError(f"not a valid host name (label {bad!r}); use letters, digits and hyphens")
 
 
 class _EndpointsFile(_Strict):
@@ -164,8 +193,6 @@ def _problems(path: Path, node: yaml.Node | None, error: ValidationError, known:
         dotted = ".".join(str(p) for p in loc)
         hint = ""
         if item["type"] == "extra_forbidden":
-            import difflib
-
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
             message = "unknown key"

@@ -2,9 +2,10 @@
 connections per second, and each endpoint has a deadline.
 
 The prober is blocking (sslyze), so it runs in a bounded thread pool, never on the event loop. Before each
-connection the prober calls a gate, which waits on the event loop's throttler from its worker thread and
-raises DeadlineExceeded once the endpoint's time is up. Cancelling a thread is impossible, so the deadline
-is enforced at the next connection; sslyze's network timeout bounds each single connection.
+connection the prober calls a gate, which waits on the event loop's throttler from its worker thread,
+raises DeadlineExceeded once the endpoint's time is up, and otherwise returns the seconds left, which the
+prober uses as a hard wall-clock limit on that connection. The deadline clock starts when a worker picks
+the endpoint up, not when it is queued.
 """
 
 from __future__ import annotations
@@ -55,17 +56,22 @@ async def scan(
     async def tick() -> None:
         await throttler.acquire()
 
-    with ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe") as pool:
+    pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe")
+    try:
+
+        def work(endpoint: Endpoint) -> ProbeResult:
+            gate = _gate(loop, tick, time.monotonic(), settings.deadline_s)
+            return prober.probe(endpoint, policy, gate)
 
         async def one(endpoint: Endpoint) -> ProbeResult:
             lock = server_locks.setdefault(((endpoint.ip or endpoint.host).lower(), endpoint.port), asyncio.Lock())
             async with lock, semaphore:
                 started = time.monotonic()
-                gate = _gate(loop, tick, started, settings.deadline_s)
-                work = loop.run_in_executor(pool, prober.probe, endpoint, policy, gate)
                 try:
-                    # A grace period lets the prober report its own deadline with what it had found.
-                    result = await asyncio.wait_for(work, timeout=settings.deadline_s + 10)
+                    # The prober keeps its own deadline; this outer bound only catches a prober that does not.
+                    result = await asyncio.wait_for(
+                        loop.run_in_executor(pool, work, endpoint), timeout=2 * settings.deadline_s + 30
+                    )
                 except TimeoutError:
                     result = _failed(
                         endpoint,
@@ -87,6 +93,9 @@ async def scan(
                 return result
 
         return list(await asyncio.gather(*(one(e) for e in endpoints)))
+    finally:
+        # Never wait here for a worker stuck past its deadline: its result was already replaced.
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _failed(endpoint: Endpoint, status: EndpointStatus, reason: str, started: float) -> ProbeResult:
@@ -99,7 +108,7 @@ def _gate(
     started: float,
     deadline_s: float,
 ) -> Gate:
-    def gate() -> None:
+    def gate() -> float:
         remaining = deadline_s - (time.monotonic() - started)
         if remaining <= 0:
             raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
@@ -111,5 +120,6 @@ def _gate(
             raise DeadlineExceeded(
                 f"endpoint deadline of {deadline_s:g} s exceeded waiting for the rate limit"
             ) from None
+        return max(0.001, deadline_s - (time.monotonic() - started))
 
     return gate

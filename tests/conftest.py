@@ -1,7 +1,8 @@
 """Shared fixtures, and the network rule enforced: tests may connect to loopback only.
 
 Every `socket.connect` and name lookup in the test process goes through a guard that refuses any
-address outside 127.0.0.0/8 and ::1, and refuses to resolve the hosts of the shipped endpoints.yaml.
+address outside 127.0.0.0/8 and ::1, and any name lookup but of address literals and `localhost`: a
+lookup would send a DNS query to the machine's resolver, which is not on loopback.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     name = host.decode() if isinstance(host, bytes) else host
     if name in SHIPPED_HOSTS:
         raise ForbiddenTraffic(f"lookup of {name}, a host of the shipped endpoints.yaml")
+    if name is not None and name != "localhost":
+        try:
+            ipaddress.ip_address(name)
+        except ValueError:
+            raise ForbiddenTraffic(f"DNS lookup of {name!r}: tests may not query a resolver") from None
     return _real_getaddrinfo(host, *args, **kwargs)
 
 

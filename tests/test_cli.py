@@ -13,6 +13,7 @@ import pytest
 from scanner.cli import main
 from scanner.config import write_endpoints
 from scanner.lab.demo import DEMO_SERVERS, start_lab
+from scanner.lab.gnutls import unavailable_reason
 from scanner.lab.servers import Lab
 from tests.conftest import ROOT
 
@@ -82,10 +83,14 @@ def test_only_selects_endpoints_and_exit_zero_when_all_ok(tmp_path: Path, runnin
 
 
 def test_exhaustive_option_gives_the_same_answer(tmp_path: Path, running_demo: Path) -> None:
-    assert verify(tmp_path, running_demo, "--only", "apple-dep", "--only", "scep", "--exhaustive") == 1
-    doc = json.loads((tmp_path / "out" / "verify-all.json").read_text())
-    assert doc["endpoints"][0]["negotiated"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-    assert all(e["mode"] == "exhaustive" for e in doc["endpoints"])
+    fields = ("status", "tls_versions", "accepted_tls12", "server_preference", "negotiated", "required_disabled")
+    answers = []
+    for extra in ([], ["--exhaustive"]):
+        verify(tmp_path, running_demo, *extra)
+        doc = json.loads((tmp_path / "out" / "verify-all.json").read_text())
+        answers.append({e["id"]: tuple(str(e[f]) for f in fields) for e in doc["endpoints"]})
+        assert {e["mode"] for e in doc["endpoints"]} == {"exhaustive" if extra else "elimination"}
+    assert answers[0] == answers[1]
 
 
 def test_unknown_only_id_is_a_usage_error(
@@ -123,4 +128,46 @@ def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr  # the lab has failing endpoints on purpose
     assert "Reports: reports/verify-all.html" in done.stdout
     doc = json.loads((tmp_path / "reports" / "verify-all.json").read_text())
-    assert len(doc["endpoints"]) == len(DEMO_SERVERS)
+    without_gnutls = sum(1 for s in DEMO_SERVERS if s.gnutls_priority) if unavailable_reason() else 0
+    assert len(doc["endpoints"]) == len(DEMO_SERVERS) - without_gnutls
+
+
+def test_ctrl_c_stores_what_finished_and_marks_the_run_incomplete(lab: Lab, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    from scanner.lab.hostile import DribbleServer
+
+    fast = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    slow = lab.add(DribbleServer("slow", interval_s=0.5))
+    endpoints = tmp_path / "endpoints.yaml"
+    write_endpoints(
+        [
+            {"id": "fast", "host": "fast.lab.tlsverify.test", "ip": "127.0.0.1", "port": fast.port},
+            {"id": "slow", "host": "slow.lab.tlsverify.test", "ip": "127.0.0.1", "port": slow.port},
+        ],
+        endpoints,
+        "ctrl-c test",
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "scanner", "verify-all", "--endpoints", str(endpoints), "--policy",
+               str(ROOT / "policy.yaml"), "--out", str(out), "--timeout", "30", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while fast.connections < 10 and time.monotonic() < deadline:  # the fast endpoint is done after ~10
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted; keeping the 1 endpoints that finished" in stderr
+    doc = json.loads((out / "verify-all.json").read_text())
+    assert doc["complete"] is False
+    assert [e["id"] for e in doc["endpoints"]] == ["fast"]
+    assert "incomplete" in stdout
+    from scanner.store import Store
+
+    with Store(out / "tlsverify.sqlite") as store:
+        assert store.latest() is None  # no complete run
+        (stored,) = store.runs()
+        assert stored.complete is False

@@ -101,6 +101,8 @@ def test_every_endpoint_problem_at_once(tmp_path: Path) -> None:
   - {id: b, host: b.example.com, port: 443, protocl: https}
   - {id: c, host: c.example.com, port: "443"}
   - {id: d, host: d.example.com, port: 443, ip: not-an-ip}
+  - {id: e, host: "bad..name", port: 443}
+  - {id: f, host: "has space.example.com", port: 443}
 """,
     )
     message = problems(path, load_endpoints)
@@ -108,6 +110,7 @@ def test_every_endpoint_problem_at_once(tmp_path: Path) -> None:
     assert f"{path}:3:45: endpoints.1.protocl: unknown key (did you mean 'protocol'?)" in message
     assert "endpoints.2.port" in message
     assert "endpoints.3.ip" in message
+    assert "endpoints.4.host" in message and "endpoints.5.host" in message
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from scanner import analysis
+from scanner.config import load_policy
 from scanner.lab.gnutls import PRIORITY_3DES, GnutlsServer, unavailable_reason
 from scanner.lab.servers import Lab
 from scanner.models import EndpointStatus, Policy, TlsVersion
@@ -61,14 +63,41 @@ def test_3des_required_when_an_older_release_disabled_it(server: GnutlsServer) -
     assert found.required_disabled == ("TLS_RSA_WITH_3DES_EDE_CBC_SHA",)
 
 
-def test_3des_negotiated_when_selected(server: GnutlsServer) -> None:
-    old = Policy(
-        "9.0",
-        (TlsVersion.TLSV1_2,),
-        (),
-        ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "SSL_RSA_WITH_3DES_EDE_CBC_SHA".replace("SSL_", "TLS_")),
-        (),
+def test_3des_negotiated_when_selected_by_its_jsse_name(server: GnutlsServer, tmp_path: Path) -> None:
+    policy_file = tmp_path / "policy.yaml"
+    policy_file.write_text(
+        'release: "9.0"\ncipher_suites:\n'
+        "  selected: [TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, SSL_RSA_WITH_3DES_EDE_CBC_SHA]\n"
     )
-    result = SslyzeProber(timeout_s=3).probe(endpoint("c", server.port), old, no_gate)
+    result = SslyzeProber(timeout_s=3).probe(endpoint("c", server.port), load_policy(policy_file), no_gate)
     assert result.status is EndpointStatus.OK
     assert result.negotiated == "TLS_RSA_WITH_3DES_EDE_CBC_SHA"
+
+
+# DHE-RSA-3DES is spelled EDH-RSA-DES-CBC3-SHA by the legacy OpenSSL and DHE-RSA-DES-CBC3-SHA by the modern
+# one: the same suite must not be eliminated twice (the budget would break).
+DHE_PRIORITY = "NONE:+VERS-TLS1.2:+3DES-CBC:+AES-128-CBC:+DHE-RSA:+RSA:+SHA1:+COMP-NULL:+SIGN-ALL:+GROUP-ALL"
+DHE_ACCEPTED = (
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+)
+
+
+@pytest.mark.parametrize("server_precedence", [False, True])
+def test_dhe_3des_server_budget_and_order(lab: Lab, policy: Policy, server_precedence: bool) -> None:
+    priority = DHE_PRIORITY + (":%SERVER_PRECEDENCE" if server_precedence else "")
+    name = f"gnutls-dhe-{int(server_precedence)}"
+    server = lab.add(GnutlsServer(name, priority=priority, certificates=lab.certificates, workdir=str(lab.directory)))
+    assert isinstance(server, GnutlsServer)
+    fast = SslyzeProber(timeout_s=3).probe(endpoint(name, server.port), policy, no_gate)
+    server.settle()
+    assert set(fast.accepted_tls12) == set(DHE_ACCEPTED)
+    assert fast.server_preference is server_precedence
+    if not server_precedence:
+        assert fast.accepted_tls12 == DHE_ACCEPTED  # strongest first
+    assert len(server.hellos_for("TLSv1.2")) - 1 <= len(DHE_ACCEPTED) + 3
+    assert server.connections == fast.connections == len(server.hellos)
+    slow = SslyzeProber(timeout_s=3, exhaustive=True).probe(endpoint(name, server.port), policy, no_gate)
+    assert (slow.accepted_tls12, slow.server_preference) == (fast.accepted_tls12, fast.server_preference)

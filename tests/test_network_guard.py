@@ -26,3 +26,8 @@ def test_loopback_is_allowed() -> None:
         server.listen(1)
         with socket.create_connection(server.getsockname(), timeout=2):
             pass
+
+
+def test_dns_lookups_are_refused() -> None:
+    with pytest.raises(ForbiddenTraffic):
+        socket.getaddrinfo("example.org", 443)

@@ -75,14 +75,16 @@ def test_rsa_only_server_needs_disabled_suites(servers: dict[str, TlsServer], po
     result = probe(servers["rsa-only"], policy)
     assert result.status is EndpointStatus.NO_COMMON_SUITE
     assert result.negotiated is None
-    assert set(result.accepted_tls12) == {
-        "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    assert result.server_preference is False
+    assert result.accepted_tls12 == (
         "TLS_RSA_WITH_AES_256_GCM_SHA384",
-        "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "TLS_RSA_WITH_AES_128_GCM_SHA256",
         "TLS_RSA_WITH_AES_256_CBC_SHA256",
-    }
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+    )
     found = analysis.finding(endpoint("rsa-only", 1), result, policy)
-    assert set(found.required_disabled) == set(result.accepted_tls12)
+    assert found.required_disabled == result.accepted_tls12
+    assert found.rescue == "TLS_RSA_WITH_AES_256_GCM_SHA384"
     assert found.advice is not None and "TLS_RSA_WITH_AES_256_GCM_SHA384" in found.advice
 
 
@@ -130,16 +132,19 @@ def test_tls13_only_server_has_no_tls12(servers: dict[str, TlsServer], policy: P
     result = probe(servers["tls13-only"], policy)
     assert result.status is EndpointStatus.NO_TLS12
     assert result.tls_versions == (T13,)
+    assert result.accepted_tls12 == ()
+    assert result.server_preference is None
 
 
 def test_ecdsa_server(servers: dict[str, TlsServer], policy: Policy) -> None:
     result = probe(servers["ecdsa"], policy)
     assert result.status is EndpointStatus.OK
-    assert set(result.accepted_tls12) == {
+    assert result.accepted_tls12 == (  # client order: reported strongest first
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
         "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
         "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA384",
-        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
-    }
+    )
+    assert result.server_preference is False
     assert result.negotiated == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
 
 
@@ -153,6 +158,9 @@ def test_connection_budget_counted_on_the_server(servers: dict[str, TlsServer], 
     assert enumeration <= len(result.accepted_tls12) + 3
     server.settle()
     assert server.connections == result.connections  # the prober's own count is honest
+    assert (
+        len(server.hellos) == server.connections
+    )  # every hello was parsed, none escaped the count  # the prober's own count is honest
     assert all(h.server_name == f"{name}.lab.tlsverify.test" for h in tls12_hellos)  # SNI is the host name
 
 

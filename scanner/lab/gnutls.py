@@ -7,8 +7,10 @@ and the user may create a network namespace (root, or unprivileged user namespac
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -53,11 +55,14 @@ class GnutlsServer(LoopbackServer):
             "gnutls-serv", "--port", str(_INNER_PORT), "--priority", self.priority,
             "--x509certfile", str(chain), "--x509keyfile", str(key),
         ]  # fmt: skip
-        self._bridge = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # A session of its own: stop() can then end the bridge and gnutls-serv together, whatever happens.
+        self._bridge = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        )
         assert self._bridge.stdout is not None
         line = self._bridge.stdout.readline().strip()
         if line != "READY":
-            self._bridge.kill()
+            self._kill_group()
             _, err = self._bridge.communicate(timeout=5)
             raise RuntimeError(f"gnutls-serv did not start: {line or err.strip()[:300]}")
         super().start()
@@ -78,3 +83,9 @@ class GnutlsServer(LoopbackServer):
             except subprocess.TimeoutExpired:
                 self._bridge.kill()
                 self._bridge.communicate()
+            self._kill_group()  # anything left in the group
+
+    def _kill_group(self) -> None:
+        if self._bridge is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._bridge.pid, signal.SIGKILL)

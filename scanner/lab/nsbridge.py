@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import fcntl
 import selectors
+import signal
 import socket
 import struct
 import subprocess
@@ -67,6 +68,8 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     path, port, command = argv[0], int(argv[1]), argv[3:]
+    # Stopping the bridge (SIGTERM) must stop the server too: run the `finally` below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     _loopback_up()
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -87,7 +90,7 @@ def main(argv: list[str]) -> int:
             threading.Thread(target=relay, args=(outer, inner), daemon=True).start()
         return 0
     finally:
-        server.terminate()
+        server.kill()  # gnutls-serv does not stop on SIGTERM while it waits for connections
         server.wait(timeout=5)
 
 

@@ -1,15 +1,17 @@
-"""sslyze's own TLS 1.2 cipher suite scan (one handshake per suite), for `--exhaustive` and cross-checks."""
+"""sslyze's own TLS 1.2 cipher suite scan (one handshake per suite), for `--exhaustive` and cross-checks.
+
+sslyze opens these connections itself: they pass our rate limiter once as a whole, not one by one, and are
+bounded by sslyze's own timeouts rather than the endpoint deadline. It is a cross-check mode.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 from sslyze.plugins.scan_commands import ScanCommand
 from sslyze.scanner.models import ServerScanRequest, ServerScanStatusEnum
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner import Scanner
-from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from scanner.probe.handshake import Target
 
@@ -25,12 +27,7 @@ class ExhaustiveScan:
 
 def sslyze_tls12_scan(target: Target) -> ExhaustiveScan:
     """Run sslyze's TLS 1.2 suite scan against one target, one connection at a time."""
-    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
-    network = ServerNetworkConfiguration(
-        tls_server_name_indication=target.server_name,
-        network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
-        network_max_retries=1,
-    )
+    location, network = target.sslyze_settings()
     scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
     scanner.queue_scans(
         [

@@ -8,6 +8,8 @@ picked and closes the connection before returning, so servers that serve one con
 from __future__ import annotations
 
 import contextlib
+import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,6 +31,7 @@ from sslyze.errors import (
 from sslyze.server_connectivity import TlsVersionEnum
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
+from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
 
 _SSLYZE_VERSIONS = {
@@ -69,9 +72,17 @@ def legacy_tls12_suites() -> tuple[str, ...]:
 
 @cache
 def legacy_only_tls12_suites() -> tuple[str, ...]:
-    """Suites only the legacy client can offer (static DH/ECDH, DES, export and the like)."""
-    modern = set(modern_tls12_suites())
-    return tuple(n for n in legacy_tls12_suites() if n not in modern)
+    """Suites only the legacy client can offer (static DH/ECDH, DES, export and the like).
+
+    Compared by code point, not name: OpenSSL renamed some suites (EDH-* to DHE-*) between the builds.
+    """
+    modern = {_code(n) for n in modern_tls12_suites()}
+    return tuple(n for n in legacy_tls12_suites() if _code(n) not in modern)
+
+
+def _code(openssl_name: str) -> int | str:
+    suite = catalog.by_openssl_name(openssl_name)
+    return suite.code if suite else openssl_name
 
 
 def client_for(openssl_names: Sequence[str]) -> Client | None:
@@ -118,13 +129,54 @@ class Target:
     server_name: str
     timeout_s: float
 
+    @property
+    def connection_limit_s(self) -> float:
+        """Wall-clock bound on one whole connection: sslyze's timeout is per read, and a server that
+        dribbles a byte at a time would otherwise keep a handshake alive for ever."""
+        return 2 * self.timeout_s
+
+    def sslyze_settings(self) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
+        """The same target as sslyze describes it: dial `ip`, send `server_name` as SNI, no retries."""
+        location = ServerNetworkLocation(hostname=self.server_name, port=self.port, ip_address=self.ip)
+        network = ServerNetworkConfiguration(
+            tls_server_name_indication=self.server_name,
+            network_timeout=cast(int, self.timeout_s),  # a float works: it goes to socket.settimeout
+            network_max_retries=1,
+        )
+        return location, network
+
 
 class DeadlineExceeded(Exception):
     """The endpoint's time budget ran out before the next connection."""
 
 
-Gate = Callable[[], None]
-"""Called before every new connection: waits for the rate limiter, raises DeadlineExceeded when late."""
+Gate = Callable[[], float]
+"""Called before every new connection: waits for the rate limiter and returns the seconds left before the
+endpoint's deadline; raises DeadlineExceeded when none are left."""
+
+
+class _Watchdog:
+    """Shuts a connection's socket down when it outlives its wall-clock limit, so a blocked read returns."""
+
+    def __init__(self, ssl_client: BaseSslClient, limit_s: float) -> None:
+        self.fired = False
+        self._client = ssl_client
+        self._timer = threading.Timer(limit_s, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        sock = self._client.get_underlying_socket()
+        if sock is not None:
+            self.fired = True
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 def handshake(
@@ -132,14 +184,14 @@ def handshake(
     version: TlsVersion,
     client: Client,
     cipher_string: str | None = None,
+    limit_s: float | None = None,
 ) -> Outcome:
-    """One connection: offer `cipher_string` (OpenSSL syntax) at exactly `version`, return what happened."""
-    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
-    network = ServerNetworkConfiguration(
-        tls_server_name_indication=target.server_name,
-        network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
-        network_max_retries=1,
-    )
+    """One connection: offer `cipher_string` (OpenSSL syntax) at exactly `version`, return what happened.
+
+    The whole connection lasts at most `limit_s` seconds (default: the target's connection limit).
+    """
+    location, network = target.sslyze_settings()
+    limit = min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
     try:
         connection = SslConnection(
             server_location=location,
@@ -159,6 +211,14 @@ def handshake(
             ssl_client.set_cipher_list(cipher_string + suffix)
     elif version is not TlsVersion.TLSV1_3:
         ssl_client.set_cipher_list(_ALL_TLS12 + ("@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""))
+    with _Watchdog(ssl_client, limit) as watchdog:
+        outcome = _connect(connection, ssl_client, target)
+    if watchdog.fired and not isinstance(outcome, Accepted):
+        return Unreachable(EndpointStatus.TIMEOUT, f"connection cut after {limit:g} s: the server answers too slowly")
+    return outcome
+
+
+def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Target) -> Outcome:
     try:
         connection.connect(should_retry_connection=False)
         return Accepted(ssl_client.get_current_cipher_name())

@@ -1,7 +1,8 @@
 """Probe one endpoint: TLS versions, accepted TLS 1.2 suites, preference order, and the policy's handshake.
 
 Blocking by design (sslyze is); `scanner.scan` runs it in worker threads. Every connection first passes the
-`gate` (rate limit and deadline), and every connection is closed before the next one opens.
+`gate` (rate limit and deadline), lasts no longer than the time the gate says is left, and is closed
+before the next one opens.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import ipaddress
 import socket
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol as TypingProtocol
 
 from scanner import catalog
@@ -43,7 +44,7 @@ class Prober(TypingProtocol):
 
 @dataclass
 class _Run:
-    """Mutable bookkeeping for one endpoint's probe: the target and every connection made."""
+    """Bookkeeping for one endpoint's probe: the target, every connection made, notes for the report."""
 
     target: Target
     gate: Gate
@@ -51,14 +52,30 @@ class _Run:
     notes: list[str] = field(default_factory=list)
 
     def offer(self, version: TlsVersion, client: Client, suites: Sequence[str] | None) -> Outcome:
-        self.gate()
+        remaining = self.gate()
         self.connections += 1
         cipher_string = ":".join(suites) if suites is not None else None
-        return handshake(self.target, version, client, cipher_string)
+        return handshake(self.target, version, client, cipher_string, limit_s=remaining)
+
+    def offer_tls12(self, client: Client) -> _Offer:
+        return lambda suites: self.offer(TlsVersion.TLSV1_2, client, suites)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
+
+
+class _Offer(TypingProtocol):
+    def __call__(self, suites: Sequence[str], /) -> Outcome: ...
+
+
+@dataclass(frozen=True)
+class _Enumeration:
+    """Accepted suites (OpenSSL names, in pick order), whether the server imposes its order, or why not."""
+
+    picks: list[str]
+    server_preference: bool | None
+    unreachable: Unreachable | None = None
 
 
 @dataclass(frozen=True)
@@ -74,48 +91,35 @@ class SslyzeProber:
         try:
             ip = _resolve(endpoint)
         except socket.gaierror as exc:
-            return ProbeResult(
-                endpoint.id,
-                EndpointStatus.DNS_ERROR,
-                f"cannot resolve {endpoint.host}: {exc.strerror}",
-                mode=mode,
-            )
+            reason = f"cannot resolve {endpoint.host}: {exc.strerror}"
+            return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, reason, mode=mode)
+        except (UnicodeError, ValueError) as exc:
+            reason = f"{endpoint.host!r} is not a valid host name: {exc}"
+            return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, reason, mode=mode)
         run = _Run(Target(ip, endpoint.port, endpoint.server_name, self.timeout_s), gate)
         try:
             result = self._probe(endpoint, policy, run, mode)
         except DeadlineExceeded as exc:
-            result = ProbeResult(
-                endpoint.id, EndpointStatus.TIMEOUT, str(exc), ip=ip, connections=run.connections, mode=mode
-            )
-        except Exception as exc:
-            result = ProbeResult(
-                endpoint.id,
-                EndpointStatus.TLS_ERROR,
-                f"unexpected error while probing: {type(exc).__name__}: {exc}",
-                ip=ip,
-                connections=run.connections,
-                mode=mode,
-            )
-        return _replace_timing(result, run, time.monotonic() - started)
+            reason = f"{exc} after {run.connections} connections; partial results discarded"
+            result = ProbeResult(endpoint.id, EndpointStatus.TIMEOUT, reason, ip=ip, mode=mode)
+        except Exception as exc:  # a hostile server must become a result, never a crash
+            reason = f"unexpected error while probing: {type(exc).__name__}: {exc}"
+            result = ProbeResult(endpoint.id, EndpointStatus.TLS_ERROR, reason, ip=ip, mode=mode)
+        notes = tuple(dict.fromkeys([*result.notes, *run.notes]))
+        duration = round(time.monotonic() - started, 3)
+        return replace(result, connections=run.connections, duration_s=duration, notes=notes)
 
     def _probe(self, endpoint: Endpoint, policy: Policy, run: _Run, mode: ProbeMode) -> ProbeResult:
+        found = _enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
         ip = run.target.ip
-        picks, server_preference, unreachable = self._enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
-        if unreachable is not None:
-            return ProbeResult(
-                endpoint.id,
-                unreachable.status,
-                unreachable.reason,
-                ip=ip,
-                connections=run.connections,
-                mode=mode,
-            )
+        if found.unreachable is not None:
+            return ProbeResult(endpoint.id, found.unreachable.status, found.unreachable.reason, ip=ip, mode=mode)
         versions = [v for v in _OTHER_VERSIONS if _speaks(run, v)]
-        if picks:
+        if found.picks:
             versions.append(TlsVersion.TLSV1_2)
         versions.sort(key=list(TlsVersion).index)
-        accepted = _iana_names(picks, run)
-        if not server_preference:
+        accepted = _iana_names(found.picks, run)
+        if not found.server_preference:
             accepted = catalog.strongest_first(accepted)
         base = ProbeResult(
             endpoint.id,
@@ -123,78 +127,96 @@ class SslyzeProber:
             ip=ip,
             tls_versions=tuple(versions),
             accepted_tls12=tuple(accepted),
-            server_preference=server_preference,
+            server_preference=found.server_preference,
             mode=mode,
         )
-        if not picks:
+        if not found.picks:
             if versions:
                 spoken = ", ".join(versions)
-                return _with(base, EndpointStatus.NO_TLS12, f"server does not speak TLS 1.2 (speaks {spoken})")
+                return replace(base, status=EndpointStatus.NO_TLS12, reason=f"server does not speak TLS 1.2 ({spoken})")
             reason = run.notes[0] if run.notes else "no TLS handshake succeeded with any version"
-            return _with(base, EndpointStatus.TLS_ERROR, reason)
-        return _policy_handshake(run, policy, base, accepted, server_preference)
-
-    def _enumerate_exhaustive(self, run: _Run) -> tuple[list[str], bool | None, Unreachable | None]:
-        """sslyze's own scan, one handshake per suite; then our order check on what it found."""
-        from scanner.probe.exhaustive import sslyze_tls12_scan
-
-        first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, modern_tls12_suites())
-        if isinstance(first, Unreachable):
-            return [], None, first
-        run.gate()
-        scan = sslyze_tls12_scan(run.target)
-        run.connections += scan.connections
-        run.note("connections count sslyze's per-suite handshakes, not its few connectivity-check ones")
-        if scan.error:
-            run.note(scan.error)
-        picks = catalog_sorted_openssl(scan.accepted)
-        modern = set(modern_tls12_suites())
-        preference, note = _preference(
-            run, [p for p in picks if p in modern], [p for p in picks if p not in modern], in_pick_order=False
-        )
-        if note:
-            run.note(note)
-        if preference is not True:
-            return picks, preference, None
-        # The server imposes its order: recover it by elimination over the accepted set (accepted + 1).
-        ordered = eliminate(lambda s: run.offer(TlsVersion.TLSV1_2, _client(s), s), _modern_first(picks))
-        return list(ordered.picks) or picks, True, None
+            return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+        return _policy_handshake(run, policy, base)
 
 
-def _enumerate(run: _Run) -> tuple[list[str], bool | None, Unreachable | None]:
+def _enumerate(run: _Run) -> _Enumeration:
     """Elimination with the modern client, then the legacy one for what only it can offer."""
-    modern = eliminate(lambda s: run.offer(TlsVersion.TLSV1_2, Client.MODERN, s), modern_tls12_suites())
-    _keep_notes(run, modern)
+    modern = eliminate(run.offer_tls12(Client.MODERN), modern_tls12_suites())
+    _keep_notes(run, modern, "modern client")
     if modern.unreachable is not None and not modern.picks:
-        return [], None, modern.unreachable
-    legacy = eliminate(lambda s: run.offer(TlsVersion.TLSV1_2, Client.LEGACY, s), legacy_only_tls12_suites())
-    _keep_notes(run, legacy)
-    picks = list(modern.picks) + list(legacy.picks)
+        return _Enumeration([], None, modern.unreachable)
+    legacy = eliminate(run.offer_tls12(Client.LEGACY), legacy_only_tls12_suites())
+    _keep_notes(run, legacy, "legacy client")
     preference, note = _preference(run, modern.picks, legacy.picks)
     if note:
         run.note(note)
     if preference and modern.picks and legacy.picks:
         run.note("server order between modern and legacy-only suites assumed: legacy-only suites last")
-    return picks, preference, None
+    return _Enumeration([*modern.picks, *legacy.picks], preference)
+
+
+def _enumerate_exhaustive(run: _Run) -> _Enumeration:
+    """sslyze's own scan, one handshake per suite; then our order check on what it found."""
+    from scanner.probe.exhaustive import sslyze_tls12_scan
+
+    first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, modern_tls12_suites())
+    if isinstance(first, Unreachable):
+        return _Enumeration([], None, first)
+    run.gate()
+    scan = sslyze_tls12_scan(run.target)
+    run.connections += scan.connections
+    run.note("connections count sslyze's per-suite handshakes, not its few connectivity-check ones")
+    if scan.error and not scan.accepted:
+        run.note(f"{scan.error}; fell back to elimination")
+        return _enumerate(run)
+    picks = _strongest_first_openssl(scan.accepted)
+    modern = set(modern_tls12_suites())
+    preference, note = _preference(
+        run, [p for p in picks if p in modern], [p for p in picks if p not in modern], in_pick_order=False
+    )
+    if note:
+        run.note(note)
+    if preference is not True:
+        return _Enumeration(picks, preference)
+    # The server imposes its order: recover it by elimination over the accepted set (accepted + 1).
+    ordered = [
+        *eliminate(run.offer_tls12(Client.MODERN), [p for p in picks if p in modern]).picks,
+        *eliminate(run.offer_tls12(Client.LEGACY), [p for p in picks if p not in modern]).picks,
+    ]
+    return _Enumeration(ordered or picks, True)
 
 
 def _preference(
     run: _Run, modern: Sequence[str], legacy: Sequence[str], in_pick_order: bool = True
 ) -> tuple[bool | None, str | None]:
-    """Ask once whether the server imposes its order, with a group of picks that one client can offer."""
-    group: Sequence[str] = modern if len(modern) >= 2 else legacy if len(legacy) >= 2 else [*modern, *legacy]
-    client = client_for(group)
-    if client is None or len(group) < 2:
-        return None, None
-    return detect_server_preference(lambda s: run.offer(TlsVersion.TLSV1_2, client, s), group, in_pick_order)
+    """Ask whether the server imposes its order, with a group of accepted suites that one client can offer.
+
+    Picks from two separate eliminations are not in one pick order, so a mixed group needs the extra
+    handshake of the unordered check; elimination results alone cannot tell.
+    """
+    if len(modern) >= 2:
+        group, client = modern, Client.MODERN
+    elif len(legacy) >= 2:
+        group, client = legacy, Client.LEGACY
+    else:
+        group = [*modern, *legacy]
+        mixed_client = client_for(group)
+        if len(group) < 2 or mixed_client is None:
+            return None, None
+        if in_pick_order:
+            return None, "server order unknown: its two accepted suites need different TLS clients"
+        client = mixed_client
+    return detect_server_preference(run.offer_tls12(client), group, in_pick_order)
 
 
-def _keep_notes(run: _Run, elimination: Elimination) -> None:
+def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
     for note in elimination.notes:
         run.note(note)
     ended = elimination.ended
-    if isinstance(ended, Rejected | Unreachable) and not elimination.picks:
-        run.note(f"TLS 1.2: {ended.reason}")
+    if isinstance(ended, Unreachable) and elimination.picks:
+        run.note(f"TLS 1.2 enumeration ({who}) cut short, the accepted list may be incomplete: {ended.reason}")
+    elif isinstance(ended, Rejected | Unreachable) and not elimination.picks:
+        run.note(f"TLS 1.2 ({who}): {ended.reason}")
 
 
 def _speaks(run: _Run, version: TlsVersion) -> bool:
@@ -205,26 +227,24 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
     return isinstance(outcome, Accepted)
 
 
-def _policy_handshake(
-    run: _Run, policy: Policy, base: ProbeResult, accepted: Sequence[str], server_preference: bool | None
-) -> ProbeResult:
+def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
     """One handshake offering exactly the Selected list, in order, TLS 1.2 only."""
+    offerable = set(modern_tls12_suites()) | set(legacy_tls12_suites())
     offered: list[str] = []
     for name in policy.selected:
-        suite = catalog.by_name(name)
-        if suite.openssl_name and suite.openssl_name in _offerable():
+        suite = catalog.resolve(name)
+        if suite.openssl_name and suite.openssl_name in offerable:
             offered.append(suite.openssl_name)
         else:
             run.note(f"Selected suite {name} cannot be offered by this scanner's TLS clients; left out")
-    predicted = predict(policy.selected, accepted, server_preference)
+    predicted = predict(policy.selected, base.accepted_tls12, base.server_preference)
     if not offered:
-        return _with(base, EndpointStatus.NO_COMMON_SUITE, "no Selected suite can be offered")
+        return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason="no Selected suite can be offered")
     client = client_for(offered)
     if client is None:
         offered = [n for n in offered if n in modern_tls12_suites()]
         run.note(
-            "Selected mixes suites only the legacy client has with ones only the modern client has; "
-            "offered the modern ones"
+            "Selected mixes suites only the legacy client has with ones only the modern one has; offered the latter"
         )
         client = Client.MODERN
     outcome = run.offer(TlsVersion.TLSV1_2, client, offered)
@@ -233,16 +253,15 @@ def _policy_handshake(
         negotiated = picked.name if picked else outcome.cipher
         if predicted and predicted != negotiated:
             run.note(f"negotiated {negotiated}, but the accepted list predicted {predicted}")
-        return _replace(base, negotiated=negotiated)
+        return replace(base, negotiated=negotiated)
     if isinstance(outcome, Unreachable):
-        return _with(base, outcome.status, f"policy handshake: {outcome.reason}")
+        return replace(base, status=outcome.status, reason=f"policy handshake: {outcome.reason}")
     if predicted:
-        run.note(f"policy handshake failed ({outcome.reason}) although {predicted} is accepted")
-    return _with(
-        base,
-        EndpointStatus.NO_COMMON_SUITE,
-        f"server accepts none of the {len(policy.selected)} Selected suites ({outcome.reason})",
-    )
+        # The server accepts a Selected suite, yet refused this hello: not a cipher problem.
+        reason = f"handshake with the Selected list failed ({outcome.reason}) although the server accepts {predicted}"
+        return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+    reason = f"server accepts none of the {len(policy.selected)} Selected suites ({outcome.reason})"
+    return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
 
 
 def predict(selected: Sequence[str], accepted: Sequence[str], server_preference: bool | None) -> str | None:
@@ -254,27 +273,12 @@ def predict(selected: Sequence[str], accepted: Sequence[str], server_preference:
     return next((s for s in selected if s in accepted_set), None)
 
 
-def _offerable() -> set[str]:
-    return set(modern_tls12_suites()) | set(legacy_tls12_suites())
-
-
-def catalog_sorted_openssl(openssl_names: Sequence[str]) -> list[str]:
-    """OpenSSL names ordered strongest first by the catalog (unknown names last)."""
-
+def _strongest_first_openssl(openssl_names: Sequence[str]) -> list[str]:
     def key(name: str) -> tuple[int, tuple[int, ...]]:
         suite = catalog.by_openssl_name(name)
         return (0, suite.sort_key) if suite else (1, ())
 
     return sorted(openssl_names, key=key)
-
-
-def _client(suites: Sequence[str]) -> Client:
-    return client_for(suites) or Client.MODERN
-
-
-def _modern_first(picks: Sequence[str]) -> list[str]:
-    modern = set(modern_tls12_suites())
-    return [p for p in picks if p in modern] + [p for p in picks if p not in modern]
 
 
 def _iana_names(openssl_names: Sequence[str], run: _Run) -> list[str]:
@@ -283,34 +287,23 @@ def _iana_names(openssl_names: Sequence[str], run: _Run) -> list[str]:
         suite = catalog.by_openssl_name(name)
         if suite is None:
             run.note(f"accepted suite {name} is not in the catalog")
-            continue
-        if suite.name not in names:
+        elif suite.name not in names:
             names.append(suite.name)
     return names
 
 
 def _resolve(endpoint: Endpoint) -> str:
+    """The address to dial: the configured `ip`, a literal address, or a lookup (IPv4 preferred)."""
     if endpoint.ip:
         return endpoint.ip
     try:
         return str(ipaddress.ip_address(endpoint.host))
     except ValueError:
         pass
+    if endpoint.host.lower().rstrip(".").endswith(".invalid"):
+        # RFC 6761: names under .invalid never resolve; do not even ask a resolver.
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known (.invalid is never resolvable)")
+    endpoint.host.encode("idna")  # raises UnicodeError for an empty or over-long label
     infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
     ipv4 = [i for i in infos if i[0] == socket.AF_INET]
     return str((ipv4 or infos)[0][4][0])
-
-
-def _with(result: ProbeResult, status: EndpointStatus, reason: str) -> ProbeResult:
-    return _replace(result, status=status, reason=reason)
-
-
-def _replace(result: ProbeResult, **changes: object) -> ProbeResult:
-    from dataclasses import replace
-
-    return replace(result, **changes)  # type: ignore[arg-type]
-
-
-def _replace_timing(result: ProbeResult, run: _Run, seconds: float) -> ProbeResult:
-    notes = tuple(dict.fromkeys([*result.notes, *run.notes]))
-    return _replace(result, connections=run.connections, duration_s=round(seconds, 3), notes=notes)

@@ -87,4 +87,4 @@ def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
 
 
 def jsse(name: str) -> str:
-    return catalog.by_name(name).jsse_name
+    return catalog.resolve(name).jsse_name
