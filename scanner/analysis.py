@@ -4,7 +4,7 @@ which Selected suites nobody uses, and what the admin should do. Pure: no I/O, t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from scanner import catalog
@@ -18,7 +18,6 @@ from scanner.models import (
     TlsVersion,
     VerifyAllReport,
 )
-from scanner.releases import is_legacy
 
 
 def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointFinding:
@@ -63,8 +62,11 @@ def _advice(probe: ProbeResult, policy: Policy, rescue: str | None, unlisted: Se
     return "The server did not complete a TLS handshake; check that this port speaks TLS directly."
 
 
-def suite_usage(policy: Policy, findings: Sequence[EndpointFinding]) -> tuple[SuiteUsage, ...]:
-    """Every suite of the policy, Selected in order then Disabled, with the endpoints that used it."""
+def suite_usage(
+    policy: Policy, findings: Sequence[EndpointFinding], legacy: Collection[str] = ()
+) -> tuple[SuiteUsage, ...]:
+    """Every suite of the policy, Selected in order then Disabled, with the endpoints that used it.
+    `legacy` names the suites the policy's release no longer ships."""
     rows = []
     for list_name, names in (("selected", policy.selected), ("disabled", policy.disabled)):
         for position, name in enumerate(names, start=1):
@@ -77,7 +79,7 @@ def suite_usage(policy: Policy, findings: Sequence[EndpointFinding]) -> tuple[Su
                     position=position,
                     negotiated_by=tuple(f.endpoint.id for f in findings if f.probe.negotiated == name),
                     required_by=tuple(f.endpoint.id for f in findings if name in f.required_disabled),
-                    legacy=is_legacy(name, policy.release),
+                    legacy=name in legacy,
                     strength=suite.strength.value,
                 )
             )
@@ -90,11 +92,12 @@ def verify_all_report(
     policy: Policy,
     generated_at: datetime,
     complete: bool = True,
+    legacy: Collection[str] = (),
 ) -> VerifyAllReport:
     """The whole run: findings sorted by endpoint id, suite usage, and Selected suites nobody used."""
     by_id = {r.endpoint_id: r for r in results}
     findings = tuple(finding(e, by_id[e.id], policy) for e in sorted(endpoints, key=lambda e: e.id) if e.id in by_id)
-    suites = suite_usage(policy, findings)
+    suites = suite_usage(policy, findings, legacy)
     unused = tuple(s.name for s in suites if s.list == "selected" and not s.negotiated_by)
     return VerifyAllReport(generated_at, policy, findings, suites, unused, complete)
 

@@ -167,9 +167,25 @@ def _by_openssl() -> dict[str, Suite]:
     return {s.openssl_name: s for s in all_suites() if s.openssl_name}
 
 
+# Names the vendor's guide prints that no registry has: the real suites end in _SHA256 (0x009C, 0x003C).
+TYPO_ALIASES = {
+    "TLS_RSA_WITH_AES_128_GCM_SHA128": "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA128": "TLS_RSA_WITH_AES_128_CBC_SHA256",
+}
+
+
+def typo_warning(name: str) -> str | None:
+    """A warning when `name` is one of the vendor's misspellings that tlsverify accepts as an alias."""
+    real = TYPO_ALIASES.get(_key(name))
+    if real is None:
+        return None
+    return f"{name.strip()} does not exist; read as {real} (the vendor's guide misspells it)"
+
+
 def find(name: str) -> Suite | None:
-    """The suite for a JSSE, IANA or OpenSSL name, or None."""
-    return _index().get(_key(name))
+    """The suite for a JSSE, IANA or OpenSSL name (or a known misspelling), or None."""
+    key = _key(name)
+    return _index().get(TYPO_ALIASES.get(key, key))
 
 
 def resolve(name: str) -> Suite:

@@ -16,9 +16,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import analysis
-from scanner.config import ConfigError, load_endpoints, load_policy, write_endpoints
-from scanner.models import Endpoint, Policy, ProbeResult
+from scanner import analysis, cli_policy
+from scanner.config import (
+    ConfigError,
+    check_policy_file,
+    load_endpoints,
+    load_policy,
+    load_releases,
+    write_endpoints,
+)
+from scanner.models import Endpoint, Policy, ProbeResult, Severity
 from scanner.probe.prober import SslyzeProber
 from scanner.report import html_report, json_report, text
 from scanner.scan import ScanSettings, scan
@@ -89,6 +96,8 @@ def _add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True)
         help="use sslyze's one-handshake-per-suite scan instead of elimination",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--releases", type=Path, default=None, metavar="DIR",
+                        help="extra release files (*.yaml); also $TLSVERIFY_RELEASES")  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
     _add_scan_options(demo, with_inputs=False)
+    cli_policy.add_commands(commands)
     return parser
 
 
@@ -115,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _verify_all(args)
         if args.command == "demo":
             return _demo(args)
-    except (ConfigError, UsageError, StoreError) as exc:
+        if args.command == "policy":
+            return cli_policy.run(args)
+    except (ConfigError, UsageError, StoreError, cli_policy.PolicyUsageError) as exc:
         print(f"tlsverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -142,11 +154,25 @@ def _select(endpoints: list[Endpoint], only: list[str], path: Path) -> list[Endp
 
 def _verify_all(args: argparse.Namespace) -> int:
     endpoints = _select(load_endpoints(args.endpoints), args.only, args.endpoints)
-    policy = load_policy(args.policy)
-    return _run(args, endpoints, policy)
+    return _run(args, endpoints, _policy(args))
 
 
-def _run(args: argparse.Namespace, endpoints: list[Endpoint], policy: Policy) -> int:
+def _policy(args: argparse.Namespace) -> tuple[Policy, frozenset[str]]:
+    """The policy to probe with (warnings printed, errors raised) and its legacy suites."""
+    releases = load_releases(args.releases)
+    _, found = check_policy_file(args.policy, releases)
+    errors = [p for p in found if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(errors)
+    for problem in found:
+        print(f"tlsverify: {problem}", file=sys.stderr)
+    policy = load_policy(args.policy, releases)
+    legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
+    return policy, legacy
+
+
+def _run(args: argparse.Namespace, endpoints: list[Endpoint], checked: tuple[Policy, frozenset[str]]) -> int:
+    policy, legacy = checked
     db_path = args.db or args.out / "tlsverify.sqlite"
     with Store(db_path) as store:  # open first: a bad --db fails before any traffic
         settings = ScanSettings(concurrency=args.concurrency, rate=args.rate, deadline_s=args.deadline)
@@ -169,7 +195,7 @@ def _run(args: argparse.Namespace, endpoints: list[Endpoint], policy: Policy) ->
         if show and complete:
             print(file=sys.stderr)
         now = datetime.now(UTC).replace(microsecond=0)
-        report = analysis.verify_all_report(endpoints, results, policy, now, complete=complete)
+        report = analysis.verify_all_report(endpoints, results, policy, now, complete=complete, legacy=legacy)
         report = replace(report, run_id=store.save(report))
     html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
     _write(html_path, html_report.render(report))
@@ -201,7 +227,7 @@ def _demo(args: argparse.Namespace) -> int:
     from scanner.lab.demo import start_lab
     from scanner.lab.servers import Lab
 
-    policy = load_policy(args.policy)
+    checked = _policy(args)
     with Lab() as lab:
         skipped: list[str] = []
         entries = start_lab(lab, skipped=skipped)
@@ -211,6 +237,6 @@ def _demo(args: argparse.Namespace) -> int:
         for line in skipped:
             print(f"  left out {line}")
         endpoints = load_endpoints(endpoints_path)
-        code = _run(args, endpoints, policy)
+        code = _run(args, endpoints, checked)
     print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
     return code

@@ -1,4 +1,5 @@
-"""Read endpoints.yaml and policy files into validated models; the only module that parses YAML.
+"""Read endpoints.yaml, policy and release files into validated models, and write policy files; the only
+module that touches YAML (PyYAML to read with line numbers, ruamel.yaml to rewrite keeping comments).
 
 Every problem becomes a ConfigError naming the file, the line and column (where YAML knows it), the field,
 what was wrong and how to fix it. Callers turn it into exit code 2.
@@ -7,40 +8,26 @@ what was wrong and how to fix it. Callers turn it into exit code 2.
 from __future__ import annotations
 
 import difflib
+import io
 import ipaddress
+import os
 import re
-from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from scanner import catalog
-from scanner.models import Endpoint, Policy, Protocol, TlsVersion
+from scanner import policy as policy_rules
+from scanner.models import Endpoint, Policy, Problem, Protocol, Severity
+from scanner.policy import Entry, PolicyDocument, Release, Releases
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong in a file, with where it is and how to fix it."""
-
-    path: str
-    line: int | None
-    column: int | None
-    field: str
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        where = self.path
-        if self.line is not None:
-            where += f":{self.line}"
-            if self.column is not None:
-                where += f":{self.column}"
-        text = f"{where}: {self.field + ': ' if self.field else ''}{self.message}"
-        return text + (f" ({self.hint})" if self.hint else "")
 
 
 class ConfigError(Exception):
@@ -253,8 +240,8 @@ def load_endpoints(path: Path) -> list[Endpoint]:
     ]
 
 
-def load_policy(path: Path) -> Policy:
-    """The policy in a policy file, every suite resolved to its IANA name; raises ConfigError."""
+def read_policy_document(path: Path) -> PolicyDocument:
+    """A policy file as written, every value with its place; raises ConfigError only for its shape."""
     data, node = _read(path)
     if not isinstance(data, dict):
         raise ConfigError([Problem(str(path), 1, 1, "", "expected a mapping with release, protocols, cipher_suites")])
@@ -262,91 +249,163 @@ def load_policy(path: Path) -> Policy:
         parsed = _PolicyFile.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_problems(path, node, exc, _POLICY_KEYS)) from None
+
+    def entries(section: str, key: str, values: list[str]) -> tuple[Entry, ...]:
+        out = []
+        for index, value in enumerate(values):
+            line, column = _locate(node, (section, key, index))
+            out.append(Entry(str(value), f"{section}.{key}.{index}", line, column))
+        return tuple(out)
+
+    release_line, release_column = _locate(node, ("release",))
+    protocols_line, protocols_column = _locate(node, ("protocols",))
+    return PolicyDocument(
+        path=str(path),
+        release=Entry(parsed.release, "release", release_line, release_column),
+        protocols_selected=entries("protocols", "selected", parsed.protocols.selected),
+        protocols_disabled=entries("protocols", "disabled", parsed.protocols.disabled),
+        selected=entries("cipher_suites", "selected", parsed.cipher_suites.selected),
+        disabled=entries("cipher_suites", "disabled", parsed.cipher_suites.disabled),
+        protocols_place=Entry("", "protocols", protocols_line, protocols_column),
+    )
+
+
+def check_policy_file(
+    path: Path, releases: Releases, profile: str | None = None
+) -> tuple[PolicyDocument, list[Problem]]:
+    """The document and every problem in it (errors and warnings); ConfigError if it is not a policy at all."""
+    doc = read_policy_document(path)
+    return doc, policy_rules.check(doc, releases, profile)
+
+
+def load_policy(path: Path, releases: Releases | None = None) -> Policy:
+    """The policy in a policy file, every suite as its IANA name; raises ConfigError listing every error."""
+    doc, problems = check_policy_file(path, releases or load_releases())
+    errors = [p for p in problems if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(errors)
+    return policy_rules.build(doc)
+
+
+class _ReleaseFile(_Strict):
+    release: str = Field(min_length=1)
+    reconstructed: bool = True
+    basis: str = ""
+    available: list[str] = Field(min_length=1)
+    default_selected: list[str] = Field(min_length=1)
+    default_disabled: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    moved_to_disabled: list[str] = Field(default_factory=list)
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+
+_RELEASE_KEYS = list(_ReleaseFile.model_fields)
+
+
+def read_release(path: Path) -> Release:
+    """One release data file, validated: names resolve, defaults are available, the lists do not overlap."""
+    data, node = _read(path)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, 1, "", "expected a mapping: release, available, default_selected")])
+    try:
+        parsed = _ReleaseFile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_problems(path, node, exc, _RELEASE_KEYS)) from None
     problems: list[Problem] = []
 
-    def versions(key: Literal["selected", "disabled"]) -> tuple[TlsVersion, ...]:
-        out = []
-        for index, value in enumerate(getattr(parsed.protocols, key)):
-            try:
-                out.append(TlsVersion(value))
-            except ValueError:
-                line, column = _locate(node, ("protocols", key, index))
+    def names(key: str) -> tuple[str, ...]:
+        out: list[str] = []
+        for index, value in enumerate(getattr(parsed, key)):
+            suite = catalog.find(value)
+            if suite is None:
+                line, column = _locate(node, (key, index))
+                close = " or ".join(catalog.suggest(value))
                 problems.append(
                     Problem(
                         str(path),
                         line,
                         column,
-                        f"protocols.{key}.{index}",
-                        f"unknown protocol {value!r}",
-                        f"use one of {', '.join(TlsVersion)}",
+                        f"{key}.{index}",
+                        f"unknown cipher suite {value!r}",
+                        f"did you mean {close}?" if close else "check the spelling",
                     )
                 )
+            elif suite.name not in out:
+                out.append(suite.name)
         return tuple(out)
 
-    def suites(key: Literal["selected", "disabled"]) -> tuple[str, ...]:
-        out: list[str] = []
-        for index, value in enumerate(getattr(parsed.cipher_suites, key)):
-            line, column = _locate(node, ("cipher_suites", key, index))
-            where = f"cipher_suites.{key}.{index}"
-            try:
-                suite = catalog.resolve(value)
-            except catalog.UnknownSuiteError as exc:
-                hint = f"did you mean {' or '.join(exc.suggestions)}?" if exc.suggestions else "check the spelling"
-                problems.append(Problem(str(path), line, column, where, f"unknown cipher suite {value!r}", hint))
-                continue
-            if suite.name in out:
-                problems.append(Problem(str(path), line, column, where, f"{value} is listed twice"))
-                continue
-            out.append(suite.name)
-        return tuple(out)
-
-    selected_versions, disabled_versions = versions("selected"), versions("disabled")
-    if TlsVersion.TLSV1_2 in disabled_versions or TlsVersion.TLSV1_2 not in selected_versions:
-        line, column = _locate(node, ("protocols",))
-        problems.append(
-            Problem(
-                str(path),
-                line,
-                column,
-                "protocols",
-                "TLSv1.2 must be Selected and cannot be disabled",
-                "put TLSv1.2 under selected",
-            )
-        )
-    selected, disabled = suites("selected"), suites("disabled")
-    for name in sorted(set(selected) & set(disabled)):
-        line, column = _locate(node, ("cipher_suites", "disabled"))
-        problems.append(
-            Problem(
-                str(path),
-                line,
-                column,
-                "cipher_suites",
-                f"{name} is both Selected and Disabled",
-                "keep it in one list",
-            )
-        )
-    if not selected:
-        line, column = _locate(node, ("cipher_suites", "selected"))
-        problems.append(
-            Problem(
-                str(path),
-                line,
-                column,
-                "cipher_suites.selected",
-                "no Selected suites",
-                "list at least one suite, strongest first",
-            )
-        )
+    available = names("available")
+    selected, disabled = names("default_selected"), names("default_disabled")
+    removed = names("removed")
+    names("moved_to_disabled")
+    for key, listed in (("default_selected", selected), ("default_disabled", disabled)):
+        for name in listed:
+            if name not in available:
+                line, column = _locate(node, (key,))
+                problems.append(
+                    Problem(
+                        str(path),
+                        line,
+                        column,
+                        key,
+                        f"{name} is not in available",
+                        "add it to available or remove it here",
+                    )
+                )
+    for name in set(selected) & set(disabled):
+        line, column = _locate(node, ("default_disabled",))
+        problems.append(Problem(str(path), line, column, "default_disabled", f"{name} is in both default lists"))
     if problems:
         raise ConfigError(problems)
-    return Policy(
-        release=parsed.release,
-        protocols_selected=selected_versions,
-        protocols_disabled=disabled_versions,
-        selected=selected,
-        disabled=disabled,
+    return Release(
+        name=parsed.release,
+        available=available,
+        default_selected=selected,
+        default_disabled=disabled,
+        removed=removed,
+        removed_as_written=tuple(parsed.removed),
+        reconstructed=parsed.reconstructed,
+        basis=" ".join(parsed.basis.split()),
+        source=str(path),
     )
+
+
+RELEASES_ENV = "TLSVERIFY_RELEASES"
+
+
+def load_releases(extra_dir: Path | None = None) -> Releases:
+    """The releases shipped with tlsverify, plus the *.yaml files of `extra_dir` (or $TLSVERIFY_RELEASES),
+    which add releases or replace shipped ones of the same name."""
+    shipped = resources.files("scanner") / "data" / "releases"
+    found: dict[tuple[int, ...], Release] = {}
+    for item in sorted(shipped.iterdir(), key=lambda t: t.name):
+        if item.name.endswith(".yaml"):
+            with resources.as_file(item) as path:
+                release = read_release(path)
+            found[release.key] = release
+    directory = extra_dir or (Path(os.environ[RELEASES_ENV]) if os.environ.get(RELEASES_ENV) else None)
+    if directory is not None:
+        if not directory.is_dir():
+            raise ConfigError(
+                [
+                    Problem(
+                        str(directory),
+                        None,
+                        None,
+                        "",
+                        "release directory not found",
+                        "point --releases or $TLSVERIFY_RELEASES at a folder of release files",
+                    )
+                ]
+            )
+        for path in sorted(directory.glob("*.yaml")):
+            release = read_release(path)
+            found[release.key] = release
+    return Releases(tuple(found[k] for k in sorted(found)))
 
 
 def write_endpoints(entries: list[dict[str, object]], path: Path, comment: str) -> None:
@@ -354,3 +413,63 @@ def write_endpoints(entries: list[dict[str, object]], path: Path, comment: str) 
     path.parent.mkdir(parents=True, exist_ok=True)
     body = yaml.safe_dump({"endpoints": entries}, sort_keys=False)
     path.write_text(f"# {comment}\n{body}", encoding="utf-8")
+
+
+def _yaml_round_trip() -> YAML:
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.indent(mapping=2, sequence=4, offset=2)
+    rt.width = 120
+    return rt
+
+
+def policy_yaml(policy: Policy, comment: str, source: Path | None = None) -> str:
+    """`policy` as a policy file. With `source`, edit that file's document instead, so its comments, order
+    and spellings survive where the lists still hold the same suites; otherwise write JSSE names."""
+    rt = _yaml_round_trip()
+    if source is not None:
+        document = rt.load(source.read_text(encoding="utf-8"))
+    else:
+        document = CommentedMap()
+        document.yaml_set_start_comment(comment)
+    document["release"] = DoubleQuotedScalarString(policy.release)
+    protocols = document.setdefault("protocols", CommentedMap())
+    for key, versions in (("selected", policy.protocols_selected), ("disabled", policy.protocols_disabled)):
+        _replace_items(protocols, key, [v.value for v in versions], CommentedSeq)
+    suites = document.setdefault("cipher_suites", CommentedMap())
+    for key, names in (("selected", policy.selected), ("disabled", policy.disabled)):
+        _replace_items(suites, key, list(names), CommentedSeq, suite_names=True)
+    out = io.StringIO()
+    rt.dump(document, out)
+    return out.getvalue()
+
+
+def _replace_items(mapping: Any, key: str, wanted: list[str], seq_type: Any, suite_names: bool = False) -> None:
+    """Make mapping[key] hold `wanted`, editing the existing sequence in place where the order allows."""
+
+    def same(written: object) -> str:
+        text = str(written)
+        if not suite_names:
+            return text
+        suite = catalog.find(text)
+        return suite.name if suite else text
+
+    seq = mapping.get(key)
+    if seq is None or not isinstance(seq, list):
+        seq = seq_type()
+        mapping[key] = seq
+    current = [same(item) for item in seq]
+    kept = [c for c in current if c in wanted]
+    if kept == [w for w in wanted if w in current]:
+        for index in reversed(range(len(current))):
+            if current[index] not in wanted:
+                del seq[index]
+        present = set(kept)
+        seq.extend(_written(w, suite_names) for w in wanted if w not in present)
+    else:  # reordered: rebuild the list (its comments cannot follow the items)
+        seq.clear()
+        seq.extend(_written(w, suite_names) for w in wanted)
+
+
+def _written(name: str, suite_names: bool) -> str:
+    return catalog.resolve(name).jsse_name if suite_names else name

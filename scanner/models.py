@@ -134,3 +134,33 @@ class VerifyAllReport:
     unused_selected: tuple[str, ...] = field(default=())
     complete: bool = True
     run_id: int | None = None
+
+
+class Severity(StrEnum):
+    """How bad a problem in an input file is: errors stop the command (exit 2), warnings do not."""
+
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a file, with where it is and how to fix it."""
+
+    path: str
+    line: int | None
+    column: int | None
+    field: str
+    message: str
+    hint: str = ""
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        where = self.path
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        prefix = "warning: " if self.severity is Severity.WARNING else ""
+        text = f"{where}: {prefix}{self.field + ': ' if self.field else ''}{self.message}"
+        return text + (f" ({self.hint})" if self.hint else "")

@@ -12,13 +12,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.models import VerifyAllReport
-from scanner.report.view import report_dict
+from scanner.models import Policy, VerifyAllReport
+from scanner.report.view import policy_dict, report_dict
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -52,6 +53,13 @@ CREATE TABLE IF NOT EXISTS suite_usage (
     endpoint_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS suite_usage_suite ON suite_usage (suite, kind);
+CREATE TABLE IF NOT EXISTS applied_policies (
+    id INTEGER PRIMARY KEY,
+    applied_at TEXT NOT NULL,
+    release TEXT NOT NULL,
+    source TEXT NOT NULL,
+    policy_json TEXT NOT NULL
+);
 """
 
 
@@ -67,6 +75,16 @@ class StoredRun:
     generated_at: str
     complete: bool
     report: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AppliedPolicy:
+    """A policy recorded by `tlsverify policy apply`; its time starts a usage collection period."""
+
+    id: int
+    applied_at: datetime
+    source: str
+    policy: dict[str, Any]
 
 
 class Store:
@@ -152,6 +170,22 @@ class Store:
                 ],
             )
         return run_id
+
+    def apply_policy(self, policy: Policy, source: str, applied_at: datetime) -> int:
+        """Record `policy` as the current one: a new usage collection period starts at `applied_at`."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO applied_policies (applied_at, release, source, policy_json) VALUES (?, ?, ?, ?)",
+                (applied_at.isoformat(), policy.release, source, json.dumps(policy_dict(policy))),
+            )
+        return int(cursor.lastrowid or 0)
+
+    def current_policy(self) -> AppliedPolicy | None:
+        """The policy applied last, or None if none was ever applied."""
+        row = self._db.execute(
+            "SELECT id, applied_at, source, policy_json FROM applied_policies ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        return AppliedPolicy(row[0], datetime.fromisoformat(row[1]), row[2], json.loads(row[3])) if row else None
 
     def runs(self, limit: int = 20) -> list[StoredRun]:
         """The most recent runs, newest first."""

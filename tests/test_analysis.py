@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from scanner import analysis
+from scanner.config import load_releases
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
 from tests.conftest import endpoint
 
@@ -20,7 +21,9 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 def run(results: list[ProbeResult]):  # type: ignore[no-untyped-def]
     endpoints = [endpoint(r.endpoint_id, 1) for r in results]
-    return analysis.verify_all_report(endpoints, results, POLICY, NOW)
+    releases = load_releases()
+    legacy = {n for n in POLICY.selected + POLICY.disabled if releases.is_legacy(n, POLICY.release)}
+    return analysis.verify_all_report(endpoints, results, POLICY, NOW, legacy=legacy)
 
 
 def test_usage_required_and_unused() -> None:

@@ -83,3 +83,18 @@ def test_strongest_first() -> None:
 
 def test_openssl_aliases_resolve() -> None:
     assert catalog.by_openssl_name("DHE-RSA-DES-CBC3-SHA") == catalog.resolve("EDH-RSA-DES-CBC3-SHA")
+
+
+@pytest.mark.parametrize(
+    ("typo", "real", "code"),
+    [
+        ("TLS_RSA_WITH_AES_128_GCM_SHA128", "TLS_RSA_WITH_AES_128_GCM_SHA256", 0x009C),
+        ("tls_rsa_with_aes_128_cbc_sha128", "TLS_RSA_WITH_AES_128_CBC_SHA256", 0x003C),
+    ],
+)
+def test_the_seed_misspellings_resolve_with_a_warning(typo: str, real: str, code: int) -> None:
+    suite = catalog.resolve(typo)
+    assert (suite.name, suite.code) == (real, code)
+    warning = catalog.typo_warning(typo)
+    assert warning is not None and real in warning and "does not exist" in warning
+    assert catalog.typo_warning(real) is None

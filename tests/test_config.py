@@ -80,7 +80,7 @@ protocols: {selected: [], disabled: [TLSv1.2]}
 cipher_suites: {selected: [ECDHE-RSA-AES128-GCM-SHA256]}
 """,
     )
-    assert "TLSv1.2 must be Selected and cannot be disabled" in problems(path, load_policy)
+    assert "TLSv1.2 cannot be disabled" in problems(path, load_policy)
 
 
 def test_suite_in_both_lists(tmp_path: Path) -> None:

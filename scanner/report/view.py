@@ -6,7 +6,7 @@ from typing import Any
 
 from scanner import catalog
 from scanner.analysis import without_tls12
-from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
+from scanner.models import EndpointFinding, EndpointStatus, Policy, VerifyAllReport
 
 SCHEMA = "tlsverify/verify-all/1"
 
@@ -45,6 +45,16 @@ def endpoint_dict(f: EndpointFinding) -> dict[str, Any]:
     }
 
 
+def policy_dict(policy: Policy) -> dict[str, Any]:
+    """A policy as JSON: release, Selected protocols, Selected (in order) and Disabled IANA names."""
+    return {
+        "release": policy.release,
+        "protocols": [v.value for v in policy.protocols_selected],
+        "selected": list(policy.selected),
+        "disabled": list(policy.disabled),
+    }
+
+
 def report_dict(report: VerifyAllReport) -> dict[str, Any]:
     """The JSON document; the names in the issue's schema are a contract, the rest is extra."""
     counts: dict[str, int] = {s.value: 0 for s in EndpointStatus}
@@ -55,12 +65,7 @@ def report_dict(report: VerifyAllReport) -> dict[str, Any]:
         "generated_at": report.generated_at.isoformat(),
         "complete": report.complete,
         "run_id": report.run_id,
-        "policy": {
-            "release": report.policy.release,
-            "protocols": [v.value for v in report.policy.protocols_selected],
-            "selected": list(report.policy.selected),
-            "disabled": list(report.policy.disabled),
-        },
+        "policy": policy_dict(report.policy),
         "summary": {"endpoints": len(report.findings), **counts},
         "endpoints": [endpoint_dict(f) for f in report.findings],
         "suites": [

@@ -1,0 +1,157 @@
+"""`tlsverify policy ...`: show, check, upgrade, reset-to-default, diff, apply and releases.
+
+Commands that write a policy print it to standard output, or to `--output FILE`; they never overwrite
+their input unless asked with `--in-place`. What they did goes to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner import policy as rules
+from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml
+from scanner.report import policy_text
+from scanner.store import Store
+
+EXIT_OK, EXIT_WARNINGS, EXIT_USAGE = 0, 1, 2
+
+
+class PolicyUsageError(Exception):
+    """A policy command asked for something impossible; exit code 2."""
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    policy = commands.add_parser("policy", help="show, check, upgrade, reset, diff and apply cipher policies")
+    sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
+
+    def parser(name: str, text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("--releases", type=Path, default=None, metavar="DIR",
+                       help="extra release files (*.yaml); also $TLSVERIFY_RELEASES")  # fmt: skip
+        return p
+
+    show = parser("show", "both lists in order, with JSSE names, strength and legacy suites marked")
+    show.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="default: policy.yaml")
+
+    check = parser("check", "every problem of a policy file at once, each with its place in the file")
+    check.add_argument("file", type=Path)
+    check.add_argument("--profile", choices=rules.PROFILES, help="also check a compliance profile")
+    check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
+
+    upgrade = parser("upgrade", "what an upgrade does to a policy: protocols reset, removed suites dropped")
+    upgrade.add_argument("file", type=Path)
+    upgrade.add_argument("--to", required=True, metavar="RELEASE")
+    _output_options(upgrade, in_place=True)
+
+    reset = parser("reset-to-default", "the Reset to Default lists of a release")
+    reset.add_argument("--release", default=None, help="default: the newest known release")
+    _output_options(reset, in_place=False)
+
+    diff = parser("diff", "suites added, removed, moved between lists and reordered from A to B")
+    diff.add_argument("a", type=Path)
+    diff.add_argument("b", type=Path)
+
+    apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
+    apply.add_argument("file", type=Path)
+    apply.add_argument("--db", type=Path, default=Path("reports") / "tlsverify.sqlite",
+                       help="default: reports/tlsverify.sqlite")  # fmt: skip
+
+    parser("releases", "the client releases tlsverify knows, and where their data came from")
+
+
+def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
+    parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
+    if in_place:
+        parser.add_argument("--in-place", action="store_true", help="overwrite the input file")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one policy command; ConfigError and PolicyUsageError propagate to the caller (exit 2)."""
+    releases = load_releases(args.releases)
+    command = args.policy_command
+    if command == "show":
+        print(policy_text.show(load_policy(args.policy, releases), releases, str(args.policy)))
+        return EXIT_OK
+    if command == "check":
+        _, found = check_policy_file(args.file, releases, args.profile)
+        print(policy_text.problems(found, args.profile))
+        if rules.has_errors(found):
+            return EXIT_USAGE
+        return EXIT_WARNINGS if found and args.strict else EXIT_OK
+    if command == "upgrade":
+        return _upgrade(args, releases)
+    if command == "reset-to-default":
+        name = args.release or releases.newest.name
+        try:
+            policy = rules.reset_to_default(releases, name)
+        except ValueError as exc:
+            raise PolicyUsageError(f"--release: {exc}") from None
+        known = releases.get(name)
+        assert known is not None
+        basis = f"reconstructed defaults: {known.basis}" if known.reconstructed else "vendor defaults"
+        comment = f"Reset to Default for release {known.name} (tlsverify policy reset-to-default).\n{basis}"
+        _emit(policy_yaml(policy, _wrap(comment)), args.output, None)
+        print(f"Reset to Default for release {known.name}: {len(policy.selected)} Selected, "
+              f"{len(policy.disabled)} Disabled", file=sys.stderr)  # fmt: skip
+        return EXIT_OK
+    if command == "diff":
+        a, b = load_policy(args.a, releases), load_policy(args.b, releases)
+        result = rules.diff(a, b)
+        print(policy_text.diff(result, str(args.a), str(args.b)))
+        return EXIT_OK if result.empty else EXIT_WARNINGS
+    if command == "apply":
+        return _apply(args, releases)
+    if command == "releases":
+        print(policy_text.releases_table(releases.items))
+        return EXIT_OK
+    raise PolicyUsageError(f"unknown policy command {command}")
+
+
+def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
+    old = load_policy(args.file, releases)
+    try:
+        result = rules.upgrade(old, releases, args.to)
+    except ValueError as exc:
+        raise PolicyUsageError(f"--to: {exc}") from None
+    target = args.file if args.in_place else args.output
+    comment = f"Upgraded from {old.release} to {result.policy.release} by tlsverify policy upgrade."
+    _emit(policy_yaml(result.policy, comment, source=args.file), target, args.file)
+    print(policy_text.upgrade(result, old), file=sys.stderr)
+    return EXIT_OK
+
+
+def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
+    _, found = check_policy_file(args.file, releases)
+    for problem in found:
+        print(problem, file=sys.stderr)
+    if rules.has_errors(found):
+        print("tlsverify: policy not applied; nothing changed", file=sys.stderr)
+        return EXIT_USAGE
+    policy = load_policy(args.file, releases)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Store(args.db) as store:
+        applied = store.apply_policy(policy, str(args.file), now)
+    print(f"Applied {args.file} (release {policy.release}) as policy {applied} in {args.db} at {now.isoformat()}.")
+    print("A new usage collection period starts now: asterisks count from this moment.")
+    return EXIT_OK
+
+
+def _emit(text: str, target: Path | None, source: Path | None) -> None:
+    if target is None:
+        sys.stdout.write(text)
+        return
+    if source is not None and target.resolve() == source.resolve() and target is not source:
+        raise PolicyUsageError(f"--output {target} is the input file; use --in-place to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(target)
+    print(f"Wrote {target}", file=sys.stderr)
+
+
+def _wrap(text: str, width: int = 100) -> str:
+    return "\n".join(textwrap.fill(part, width) for part in text.split("\n"))

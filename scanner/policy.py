@@ -1,0 +1,348 @@
+"""The policy lifecycle, as pure functions over the suite catalog: releases, check, upgrade, Reset to
+Default, diff and compliance profiles. No I/O: files are read by `config`, written by the CLI.
+
+A policy document keeps each entry as written with its place in the file, so that every finding can say
+where it is; `check` turns a document into findings, `build` into a Policy once it has no errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from scanner import catalog
+from scanner.catalog import Strength, Suite
+from scanner.models import Policy, Problem, Severity, TlsVersion
+
+REQUIRED_PROTOCOL = TlsVersion.TLSV1_2
+
+
+@dataclass(frozen=True)
+class Release:
+    """One client release: the suites it has, its Reset to Default lists (IANA names), what it removed."""
+
+    name: str
+    available: tuple[str, ...]
+    default_selected: tuple[str, ...]
+    default_disabled: tuple[str, ...]
+    removed: tuple[str, ...] = ()
+    removed_as_written: tuple[str, ...] = ()
+    reconstructed: bool = True
+    basis: str = ""
+    source: str = ""
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        return release_key(self.name)
+
+
+def release_key(name: str) -> tuple[int, ...]:
+    """A sortable key for a dotted release number ("10.3.0.0" -> (10, 3, 0, 0)); trailing zeros ignored."""
+    parts = [int(p) if p.isdigit() else 0 for p in name.strip().split(".")]
+    while len(parts) > 1 and parts[-1] == 0:
+        parts.pop()
+    return tuple(parts)
+
+
+@dataclass(frozen=True)
+class Releases:
+    """Every known release, oldest first."""
+
+    items: tuple[Release, ...]
+
+    def get(self, name: str) -> Release | None:
+        key = release_key(name)
+        return next((r for r in self.items if r.key == key), None)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(r.name for r in self.items)
+
+    @property
+    def newest(self) -> Release:
+        return self.items[-1]
+
+    def between(self, old: str, new: str) -> tuple[Release, ...]:
+        """The releases an upgrade from `old` to `new` passes through (after `old`, up to `new`)."""
+        low, high = release_key(old), release_key(new)
+        return tuple(r for r in self.items if low < r.key <= high)
+
+    def is_legacy(self, iana_name: str, release: str) -> bool:
+        """A suite the policy's release does not ship (the vendor shows it red); False if unknown."""
+        known = self.get(release)
+        return known is not None and iana_name not in known.available
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One value of a policy file as written, with its place (1-based line and column) and field path."""
+
+    text: str
+    field: str
+    line: int | None = None
+    column: int | None = None
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """A policy file read for checking: every value as written, with where it is."""
+
+    path: str
+    release: Entry
+    protocols_selected: tuple[Entry, ...]
+    protocols_disabled: tuple[Entry, ...]
+    selected: tuple[Entry, ...]
+    disabled: tuple[Entry, ...]
+    protocols_place: Entry = field(default_factory=lambda: Entry("", "protocols"))
+
+
+def _problem(doc: PolicyDocument, entry: Entry, message: str, hint: str = "", warning: bool = False) -> Problem:
+    severity = Severity.WARNING if warning else Severity.ERROR
+    return Problem(doc.path, entry.line, entry.column, entry.field, message, hint, severity)
+
+
+WEAK_MARKERS = (
+    ("NULL", lambda s: s.cipher == "NULL"),
+    ("anonymous", lambda s: s.authentication in ("anon", "ANONYMOUS") or "_anon_" in s.name),
+    ("EXPORT", lambda s: "EXPORT" in s.name),
+    ("RC4", lambda s: "RC4" in s.name),
+    ("3DES", lambda s: "3DES" in s.name),
+    ("DES", lambda s: "_DES_" in s.name or s.name.endswith("_DES_CBC_SHA")),
+    ("MD5", lambda s: s.mac == "MD5" or s.name.endswith("_MD5")),
+)
+
+
+def weaknesses(suite: Suite) -> list[str]:
+    """Why a suite must never be Selected (NULL, anonymous, EXPORT, RC4, 3DES, DES, MD5), or []."""
+    found = [label for label, test in WEAK_MARKERS if test(suite)]
+    if not found and suite.strength is Strength.INSECURE:
+        found.append("insecure")
+    return found
+
+
+def _tier(suite: Suite) -> tuple[int, int, int, int]:
+    """Coarse strength for order checks: grade, forward secrecy, AEAD, ECDHE over DHE. Suites that tie
+    keep the admin's order: AES-128 against AES-256 or ChaCha20, ECDSA against RSA, are the admin's call."""
+    rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[suite.strength]
+    return (rank, 0 if suite.forward_secret else 1, 0 if suite.aead else 1, 0 if suite.key_exchange == "ECDHE" else 1)
+
+
+def suggested_order(names: Sequence[str]) -> list[str]:
+    """The Selected list strongest first; suites of equal strength keep their relative order."""
+    return sorted(names, key=lambda n: _tier(catalog.resolve(n)))
+
+
+def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -> list[Problem]:
+    """Every problem in a policy document at once, errors and warnings, in file order."""
+    problems: list[Problem] = []
+    release = releases.get(doc.release.text)
+    if release is None:
+        hint = f"known releases: {', '.join(releases.names)}; or add a release file"
+        problems.append(_problem(doc, doc.release, f"release {doc.release.text!r} is not known", hint, True))
+    problems += _check_protocols(doc)
+    resolved: dict[str, list[tuple[Entry, str]]] = {"selected": [], "disabled": []}
+    for list_name, entries in (("selected", doc.selected), ("disabled", doc.disabled)):
+        seen: dict[str, Entry] = {}
+        for entry in entries:
+            suite = catalog.find(entry.text)
+            if suite is None:
+                close = catalog.suggest(entry.text)
+                hint = f"did you mean {' or '.join(close)}?" if close else "check the spelling"
+                problems.append(_problem(doc, entry, f"unknown cipher suite {entry.text!r}", hint))
+                continue
+            typo = catalog.typo_warning(entry.text)
+            if typo:
+                problems.append(_problem(doc, entry, typo, f"write {suite.name}", warning=True))
+            if suite.name in seen:
+                first = seen[suite.name]
+                hint = f"first listed at line {first.line}; remove one" if first.line else "remove one"
+                problems.append(_problem(doc, entry, f"{entry.text} is listed twice in {list_name}", hint))
+                continue
+            seen[suite.name] = entry
+            resolved[list_name].append((entry, suite.name))
+            if release is not None and suite.name not in release.available:
+                problems.append(
+                    _problem(
+                        doc,
+                        entry,
+                        f"{entry.text} is not available in release {release.name} (legacy: shown red, never used)",
+                        "remove it, or check the release",
+                        warning=True,
+                    )
+                )
+    selected_names = {name for _, name in resolved["selected"]}
+    for entry, name in resolved["disabled"]:
+        if name in selected_names:
+            problems.append(_problem(doc, entry, f"{entry.text} is both Selected and Disabled", "keep it in one list"))
+    if not doc.selected:
+        problems.append(
+            _problem(doc, doc.protocols_place, "no Selected cipher suites", "list at least one, strongest first")
+        )
+    problems += _check_selected_strength(doc, resolved["selected"], profile is not None)
+    if profile is not None:
+        problems += compliance(doc, profile)
+    return sorted(problems, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _check_protocols(doc: PolicyDocument) -> list[Problem]:
+    problems = []
+    selected: list[tuple[Entry, TlsVersion]] = []
+    disabled: list[tuple[Entry, TlsVersion]] = []
+    for entries, out in ((doc.protocols_selected, selected), (doc.protocols_disabled, disabled)):
+        for entry in entries:
+            try:
+                out.append((entry, TlsVersion(entry.text)))
+            except ValueError:
+                hint = f"use one of {', '.join(TlsVersion)}"
+                problems.append(_problem(doc, entry, f"unknown protocol {entry.text!r}", hint))
+    for entry, version in disabled:
+        if version is REQUIRED_PROTOCOL:
+            hint = "move TLSv1.2 to selected: Apply refuses to disable it"
+            problems.append(_problem(doc, entry, "TLSv1.2 cannot be disabled", hint))
+    if not any(v is REQUIRED_PROTOCOL for _, v in selected):
+        problems.append(
+            _problem(doc, doc.protocols_place, "TLSv1.2 is missing from the Selected protocols", "add TLSv1.2")
+        )
+    for entry, version in selected:
+        if version is not REQUIRED_PROTOCOL:
+            hint = "the client speaks TLS 1.2 only; move it to disabled"
+            problems.append(_problem(doc, entry, f"{version} is Selected", hint, warning=True))
+    return problems
+
+
+def _check_selected_strength(doc: PolicyDocument, selected: list[tuple[Entry, str]], strict: bool) -> list[Problem]:
+    problems = []
+    for entry, name in selected:
+        reasons = weaknesses(catalog.resolve(name))
+        if reasons and not strict:  # under a compliance profile the profile reports them as errors
+            hint = "move it to Disabled"
+            problems.append(_problem(doc, entry, f"weak suite Selected ({', '.join(reasons)})", hint, True))
+    names = [name for _, name in selected]
+    better = suggested_order(names)
+    if better != names:
+        first_wrong = next(i for i, (a, b) in enumerate(zip(names, better, strict=True)) if a != b)
+        entry = selected[first_wrong][0]
+        hint = "suggested order: " + ", ".join(catalog.resolve(n).jsse_name for n in better)
+        message = f"Selected is not strongest first: {better[first_wrong]} should come before {names[first_wrong]}"
+        problems.append(_problem(doc, entry, message, hint, warning=True))
+    return problems
+
+
+PROFILES = ("pci-dss-3.1",)
+
+
+def compliance(doc: PolicyDocument, profile: str) -> list[Problem]:
+    """Errors for everything the profile forbids. pci-dss-3.1: TLS 1.2 only, no SSL or early TLS, no weak
+    suites (NULL, anonymous, EXPORT, RC4, DES, 3DES, MD5) among the Selected ones."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+    problems = []
+    for entry in doc.protocols_selected:
+        if entry.text != REQUIRED_PROTOCOL.value:
+            problems.append(_problem(doc, entry, f"{profile}: {entry.text} is SSL or early TLS", "disable it"))
+    for entry in doc.selected:
+        suite = catalog.find(entry.text)
+        if suite is not None and weaknesses(suite):
+            reasons = ", ".join(weaknesses(suite))
+            problems.append(_problem(doc, entry, f"{profile}: weak suite Selected ({reasons})", "move it to Disabled"))
+    return problems
+
+
+def has_errors(problems: Iterable[Problem]) -> bool:
+    return any(p.severity is Severity.ERROR for p in problems)
+
+
+def build(doc: PolicyDocument) -> Policy:
+    """The Policy a document describes; call only when `check` found no errors."""
+
+    def names(entries: Sequence[Entry]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(catalog.resolve(e.text).name for e in entries))
+
+    return Policy(
+        release=doc.release.text,
+        protocols_selected=tuple(TlsVersion(e.text) for e in doc.protocols_selected),
+        protocols_disabled=tuple(TlsVersion(e.text) for e in doc.protocols_disabled),
+        selected=names(doc.selected),
+        disabled=names(doc.disabled),
+    )
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    """What an upgrade did: the new policy and the suites dropped because a release on the path removed them."""
+
+    policy: Policy
+    dropped: tuple[tuple[str, str, str], ...]  # (suite, list it was in, release that removed it)
+    path: tuple[str, ...]
+
+
+def upgrade(policy: Policy, releases: Releases, to: str) -> Upgrade:
+    """What the vendor says an upgrade does: protocols reset to Selected TLSv1.2 (none Disabled), the
+    admin's lists kept, except suites a release on the upgrade path removed."""
+    target = releases.get(to)
+    if target is None:
+        raise ValueError(f"unknown release {to!r}; known: {', '.join(releases.names)}")
+    if release_key(to) < release_key(policy.release):
+        raise ValueError(f"cannot upgrade from {policy.release} down to {to}")
+    path = releases.between(policy.release, to)
+    removed_by = {name: r.name for r in path for name in r.removed}
+    dropped = tuple(
+        (name, list_name, removed_by[name])
+        for list_name, names in (("selected", policy.selected), ("disabled", policy.disabled))
+        for name in names
+        if name in removed_by
+    )
+    gone = {d[0] for d in dropped}
+    upgraded = Policy(
+        release=target.name,
+        protocols_selected=(REQUIRED_PROTOCOL,),
+        protocols_disabled=(),
+        selected=tuple(n for n in policy.selected if n not in gone),
+        disabled=tuple(n for n in policy.disabled if n not in gone),
+    )
+    return Upgrade(upgraded, dropped, tuple(r.name for r in path))
+
+
+def reset_to_default(releases: Releases, release: str) -> Policy:
+    """The release's Reset to Default lists."""
+    known = releases.get(release)
+    if known is None:
+        raise ValueError(f"unknown release {release!r}; known: {', '.join(releases.names)}")
+    return Policy(known.name, (REQUIRED_PROTOCOL,), (), known.default_selected, known.default_disabled)
+
+
+@dataclass(frozen=True)
+class PolicyDiff:
+    """How policy B differs from policy A."""
+
+    release: tuple[str, str] | None
+    protocols: tuple[tuple[str, ...], tuple[str, ...]] | None
+    added: tuple[tuple[str, str], ...]  # (suite, list in B)
+    removed: tuple[tuple[str, str], ...]  # (suite, list in A)
+    moved: tuple[tuple[str, str, str], ...]  # (suite, list in A, list in B)
+    reordered: tuple[tuple[str, int, int], ...]  # (suite, rank in A, rank in B) among Selected in both
+
+    @property
+    def empty(self) -> bool:
+        return not (self.release or self.protocols or self.added or self.removed or self.moved or self.reordered)
+
+
+def diff(a: Policy, b: Policy) -> PolicyDiff:
+    """Suites added, removed, moved between lists, and reordered within Selected."""
+
+    def lists(p: Policy) -> dict[str, str]:
+        return {**{n: "disabled" for n in p.disabled}, **{n: "selected" for n in p.selected}}
+
+    la, lb = lists(a), lists(b)
+    added = tuple((n, lb[n]) for n in [*b.selected, *b.disabled] if n not in la)
+    removed = tuple((n, la[n]) for n in [*a.selected, *a.disabled] if n not in lb)
+    moved = tuple((n, la[n], lb[n]) for n in [*a.selected, *a.disabled] if n in lb and la[n] != lb[n])
+    common_b = [n for n in b.selected if n in set(a.selected)]
+    common_a = [n for n in a.selected if n in set(b.selected)]
+    reordered = tuple(
+        (n, common_a.index(n) + 1, common_b.index(n) + 1) for n in common_b if common_a.index(n) != common_b.index(n)
+    )
+    release = (a.release, b.release) if a.release != b.release else None
+    pa = tuple(v.value for v in a.protocols_selected)
+    pb = tuple(v.value for v in b.protocols_selected)
+    return PolicyDiff(release, (pa, pb) if pa != pb else None, added, removed, moved, reordered)

@@ -1,0 +1,94 @@
+"""Terminal text for the policy commands: show, check, upgrade, diff and the list of releases."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from scanner import catalog
+from scanner.models import Policy, Problem, Severity
+from scanner.policy import PolicyDiff, Release, Releases, Upgrade
+
+
+def _suite_line(position: str, name: str, legacy: bool) -> str:
+    suite = catalog.resolve(name)
+    iana = f"  ({suite.name})" if suite.jsse_name != suite.name else ""
+    mark = "  LEGACY: not in this release" if legacy else ""
+    return f"  {position:>3} {suite.jsse_name:<48} {suite.strength.value:<8} {suite.code_hex}{iana}{mark}"
+
+
+def show(policy: Policy, releases: Releases, source: str) -> str:
+    """Both lists in order, with JSSE names, strength, code point and legacy suites marked."""
+    release = releases.get(policy.release)
+    lines = [f"Policy {source}: release {policy.release}"]
+    if release is None:
+        lines.append(
+            f"  (release not known to tlsverify: legacy suites cannot be marked; known: {', '.join(releases.names)})"
+        )
+    elif release.reconstructed:
+        lines.append(f"  (release data reconstructed: {release.basis})")
+    lines.append(f"Protocols: Selected {', '.join(policy.protocols_selected) or '-'}; "
+                 f"Disabled {', '.join(policy.protocols_disabled) or '-'}")  # fmt: skip
+    legacy = {n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release)}
+    lines.append(f"Selected ({len(policy.selected)}, the client's preference order):")
+    lines += [_suite_line(f"{i}.", n, n in legacy) for i, n in enumerate(policy.selected, start=1)]
+    lines.append(f"Disabled ({len(policy.disabled)}):")
+    lines += [_suite_line("-", n, n in legacy) for n in policy.disabled] or ["    none"]
+    if legacy:
+        lines.append(
+            f"{len(legacy)} legacy suites: release {policy.release} does not ship them (the vendor shows them red)."
+        )
+    return "\n".join(lines)
+
+
+def problems(found: Sequence[Problem], profile: str | None) -> str:
+    """Every problem, one a line, then the count (and the profile's verdict)."""
+    errors = sum(1 for p in found if p.severity is Severity.ERROR)
+    warnings = len(found) - errors
+    lines = [str(p) for p in found]
+    lines.append(f"{errors} errors, {warnings} warnings")
+    if profile is not None:
+        failing = sum(1 for p in found if p.message.startswith(f"{profile}:"))
+        lines.append(f"{profile}: {'compliant' if not failing else f'NOT compliant ({failing} findings)'}")
+    return "\n".join(lines)
+
+
+def upgrade(result: Upgrade, old: Policy) -> str:
+    """What an upgrade did, for standard error (the policy itself goes to standard output)."""
+    path = " -> ".join((old.release, *result.path)) if result.path else old.release
+    lines = [f"Upgrade {path}: protocols reset to Selected TLSv1.2, none Disabled; both lists kept"]
+    if result.dropped:
+        lines.append(f"Dropped {len(result.dropped)} suites removed by a release on the way:")
+        lines += [f"  {catalog.resolve(n).jsse_name} (was {lst}; removed in {rel})" for n, lst, rel in result.dropped]
+    else:
+        lines.append("No suite was dropped.")
+    return "\n".join(lines)
+
+
+def diff(result: PolicyDiff, a: str, b: str) -> str:
+    """Suites added, removed, moved and reordered, from A to B."""
+    if result.empty:
+        return f"{a} and {b} hold the same policy."
+    lines = [f"From {a} to {b}:"]
+    if result.release:
+        lines.append(f"  release: {result.release[0]} -> {result.release[1]}")
+    if result.protocols:
+        lines.append(f"  protocols Selected: {', '.join(result.protocols[0])} -> {', '.join(result.protocols[1])}")
+    names = [str(t[0]) for t in (*result.added, *result.removed, *result.moved, *result.reordered)]
+    jsse = {n: catalog.resolve(n).jsse_name for n in names}
+    lines += [f"  + {jsse[n]} (added to {lst})" for n, lst in result.added]
+    lines += [f"  - {jsse[n]} (removed from {lst})" for n, lst in result.removed]
+    lines += [f"  ~ {jsse[n]} (moved from {old} to {new})" for n, old, new in result.moved]
+    lines += [f"  ^ {jsse[n]} (Selected rank {old} -> {new} among the suites Selected in both)"
+              for n, old, new in result.reordered]  # fmt: skip
+    return "\n".join(lines)
+
+
+def releases_table(releases: Sequence[Release]) -> str:
+    """The known releases, oldest first, with where their data came from."""
+    lines = []
+    for r in releases:
+        kind = "reconstructed" if r.reconstructed else "vendor data"
+        removed = f"; removed {len(r.removed_as_written)} names ({len(r.removed)} suites)" if r.removed else ""
+        lines.append(f"{r.name:<10} {len(r.available):>3} available, {len(r.default_selected):>3} Selected by default, "
+                     f"{len(r.default_disabled):>3} Disabled{removed} [{kind}; {r.source}]")  # fmt: skip
+    return "\n".join(lines)
