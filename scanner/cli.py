@@ -6,36 +6,21 @@ Exit codes: 0 every enabled endpoint is ok, 1 some endpoint is not, 2 usage or c
 from __future__ import annotations
 
 import argparse
-import asyncio
-import difflib
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import analysis, cli_policy
-from scanner.config import (
-    ConfigError,
-    check_policy_file,
-    load_endpoints,
-    load_policy,
-    load_releases,
-    write_endpoints,
+from scanner import cli_impact, cli_policy
+from scanner.config import ConfigError, load_endpoints, write_endpoints
+from scanner.runner import (
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UsageError,
+    checked_policy,
+    run_verify_all,
+    select_endpoints,
 )
-from scanner.models import Endpoint, Policy, ProbeResult, Severity
-from scanner.probe.prober import SslyzeProber
-from scanner.report import html_report, json_report, text
-from scanner.scan import ScanSettings, scan
-from scanner.store import Store, StoreError
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-class UsageError(Exception):
-    """Bad options: printed and turned into exit code 2."""
+from scanner.store import StoreError
 
 
 def _positive_int(value: str) -> int:
@@ -58,7 +43,7 @@ def _positive_float(value: str) -> float:
     return number
 
 
-def _add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) -> None:
+def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) -> None:
     if with_inputs:
         parser.add_argument(
             "--endpoints",
@@ -107,9 +92,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verify = commands.add_parser("verify-all", help="probe every endpoint and cross-reference the policy")
-    _add_scan_options(verify)
+    add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
-    _add_scan_options(demo, with_inputs=False)
+    add_scan_options(demo, with_inputs=False)
+    cli_impact.add_impact_command(commands, add_scan_options)
     cli_policy.add_commands(commands)
     return parser
 
@@ -127,6 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _demo(args)
         if args.command == "policy":
             return cli_policy.run(args)
+        if args.command == "impact":
+            return cli_impact.run_impact(args)
     except (ConfigError, UsageError, StoreError, cli_policy.PolicyUsageError) as exc:
         print(f"tlsverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -137,97 +125,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_USAGE
 
 
-def _select(endpoints: list[Endpoint], only: list[str], path: Path) -> list[Endpoint]:
-    if not only:
-        enabled = [e for e in endpoints if e.enabled]
-        if not enabled:
-            raise UsageError(f"{path}: every endpoint has 'enabled: false'; enable one, or name one with --only")
-        return enabled
-    ids = {e.id for e in endpoints}
-    for wanted in only:
-        if wanted not in ids:
-            close = difflib.get_close_matches(wanted, sorted(ids), n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; ids in the file: {', '.join(sorted(ids))}"
-            raise UsageError(f"--only {wanted}: no endpoint with that id in {path}{hint}")
-    return [e for e in endpoints if e.id in only]
-
-
 def _verify_all(args: argparse.Namespace) -> int:
-    endpoints = _select(load_endpoints(args.endpoints), args.only, args.endpoints)
-    return _run(args, endpoints, _policy(args))
-
-
-def _policy(args: argparse.Namespace) -> tuple[Policy, frozenset[str]]:
-    """The policy to probe with (warnings printed, errors raised) and its legacy suites."""
-    releases = load_releases(args.releases)
-    _, found = check_policy_file(args.policy, releases)
-    errors = [p for p in found if p.severity is Severity.ERROR]
-    if errors:
-        raise ConfigError(errors)
-    for problem in found:
-        print(f"tlsverify: {problem}", file=sys.stderr)
-    policy = load_policy(args.policy, releases)
-    legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
-    return policy, legacy
-
-
-def _run(args: argparse.Namespace, endpoints: list[Endpoint], checked: tuple[Policy, frozenset[str]]) -> int:
-    policy, legacy = checked
-    db_path = args.db or args.out / "tlsverify.sqlite"
-    with Store(db_path) as store:  # open first: a bad --db fails before any traffic
-        settings = ScanSettings(concurrency=args.concurrency, rate=args.rate, deadline_s=args.deadline)
-        prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
-        show = not args.no_progress and sys.stderr.isatty()
-        done: list[ProbeResult] = []
-
-        def progress(result: ProbeResult) -> None:
-            done.append(result)
-            if show:
-                bar = text.progress_bar(len(done), len(endpoints))
-                print(f"\r{bar}  {result.endpoint_id[:30]:<30}", end="", file=sys.stderr, flush=True)
-
-        complete = True
-        try:
-            results = asyncio.run(scan(endpoints, policy, prober, settings, progress))
-        except KeyboardInterrupt:
-            complete, results = False, list(done)
-            print(f"\ntlsverify: interrupted; keeping the {len(done)} endpoints that finished", file=sys.stderr)
-        if show and complete:
-            print(file=sys.stderr)
-        now = datetime.now(UTC).replace(microsecond=0)
-        report = analysis.verify_all_report(endpoints, results, policy, now, complete=complete, legacy=legacy)
-        report = replace(report, run_id=store.save(report))
-    html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
-    _write(html_path, html_report.render(report))
-    _write(json_path, json_report.render(report))
-    print(text.summary(report))
-    print(f"\nReports: {html_path}  {json_path}  (run {report.run_id} stored in {db_path})")
-    if not complete:
-        # Probes still running in worker threads are abandoned: everything that finished is stored.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(EXIT_INTERRUPTED)
-    return analysis.exit_code(report)
-
-
-def _write(path: Path, content: str) -> None:
-    """Write atomically (temp file, then rename), owner-only: reports may hold internal host names."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    endpoints = select_endpoints(load_endpoints(args.endpoints), args.only, args.endpoints)
+    return run_verify_all(args, endpoints, checked_policy(args))
 
 
 def _demo(args: argparse.Namespace) -> int:
     from scanner.lab.demo import start_lab
     from scanner.lab.servers import Lab
 
-    checked = _policy(args)
+    checked = checked_policy(args)
     with Lab() as lab:
         skipped: list[str] = []
         entries = start_lab(lab, skipped=skipped)
@@ -237,6 +144,6 @@ def _demo(args: argparse.Namespace) -> int:
         for line in skipped:
             print(f"  left out {line}")
         endpoints = load_endpoints(endpoints_path)
-        code = _run(args, endpoints, checked)
+        code = run_verify_all(args, endpoints, checked)
     print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
     return code

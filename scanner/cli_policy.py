@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from scanner import cli_impact
 from scanner import policy as rules
-from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml
+from scanner.config import ConfigError, check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
+from scanner.models import Severity
 from scanner.report import policy_text
 from scanner.store import Store
 
@@ -61,12 +64,14 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="default: reports/tlsverify.sqlite")  # fmt: skip
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
+    cli_impact.add_advise_command(sub)
 
 
 def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
-    parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
     if in_place:
-        parser.add_argument("--in-place", action="store_true", help="overwrite the input file")
+        group.add_argument("--in-place", action="store_true", help="overwrite the input file")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         assert known is not None
         basis = f"reconstructed defaults: {known.basis}" if known.reconstructed else "vendor defaults"
         comment = f"Reset to Default for release {known.name} (tlsverify policy reset-to-default).\n{basis}"
-        _emit(policy_yaml(policy, _wrap(comment)), args.output, None)
+        _emit(policy_yaml(policy, _wrap(comment)), args.output)
         print(f"Reset to Default for release {known.name}: {len(policy.selected)} Selected, "
               f"{len(policy.disabled)} Disabled", file=sys.stderr)  # fmt: skip
         return EXIT_OK
@@ -105,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK if result.empty else EXIT_WARNINGS
     if command == "apply":
         return _apply(args, releases)
+    if command == "advise":
+        return cli_impact.run_advise(args)
     if command == "releases":
         print(policy_text.releases_table(releases.items))
         return EXIT_OK
@@ -112,14 +119,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
-    old = load_policy(args.file, releases)
+    # An upgrade resets the protocols whatever they were, so only the suites must be valid.
+    doc = read_policy_document(args.file)
+    tls12 = rules.Entry(rules.REQUIRED_PROTOCOL.value, "protocols.selected.0")
+    doc = replace(doc, protocols_selected=(tls12,), protocols_disabled=())
+    errors = [p for p in rules.check(doc, releases) if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(errors)
+    old = rules.build(doc)
     try:
         result = rules.upgrade(old, releases, args.to)
     except ValueError as exc:
         raise PolicyUsageError(f"--to: {exc}") from None
-    target = args.file if args.in_place else args.output
-    comment = f"Upgraded from {old.release} to {result.policy.release} by tlsverify policy upgrade."
-    _emit(policy_yaml(result.policy, comment, source=args.file), target, args.file)
+    text = policy_yaml(result.policy, "", source=args.file)
+    _emit(text, args.file if args.in_place else args.output, source=args.file, in_place=args.in_place)
     print(policy_text.upgrade(result, old), file=sys.stderr)
     return EXIT_OK
 
@@ -140,16 +153,28 @@ def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
     return EXIT_OK
 
 
-def _emit(text: str, target: Path | None, source: Path | None) -> None:
+def _emit(text: str, target: Path | None, source: Path | None = None, in_place: bool = False) -> None:
+    """Print, or write atomically to `target` (through symlinks, keeping the file's mode); never onto the
+    input file unless `in_place`."""
     if target is None:
         sys.stdout.write(text)
         return
-    if source is not None and target.resolve() == source.resolve() and target is not source:
+    real = target.resolve()
+    if source is not None and not in_place and real == source.resolve():
         raise PolicyUsageError(f"--output {target} is the input file; use --in-place to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(target)
+    if real.is_dir():
+        raise PolicyUsageError(f"--output {target} is a directory; name a file")
+    tmp = real.with_name(f".{real.name}.tlsverify-tmp")
+    try:
+        real.parent.mkdir(parents=True, exist_ok=True)
+        mode = real.stat().st_mode & 0o777 if real.exists() else None
+        tmp.write_text(text, encoding="utf-8")
+        if mode is not None:
+            tmp.chmod(mode)
+        tmp.replace(real)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise PolicyUsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     print(f"Wrote {target}", file=sys.stderr)
 
 

@@ -12,6 +12,7 @@ import io
 import ipaddress
 import os
 import re
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +21,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from scanner import catalog
@@ -103,6 +105,11 @@ class _Lists(_Strict):
     selected: list[str] = Field(default_factory=list)
     disabled: list[str] = Field(default_factory=list)
 
+    @field_validator("selected", "disabled", mode="before")
+    @classmethod
+    def _empty(cls, value: object) -> object:
+        return [] if value is None else value  # a bare `disabled:` means an empty list
+
 
 class _PolicyFile(_Strict):
     release: str = Field(min_length=1)
@@ -150,7 +157,36 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(shown, None, None, "", f"invalid YAML: {exc}")]) from None
+    duplicates = list(_duplicate_keys(shown, node))
+    if duplicates:
+        raise ConfigError(duplicates)
     return data, node
+
+
+def _duplicate_keys(path: str, node: yaml.Node | None) -> Iterator[Problem]:
+    """A key given twice in one mapping: YAML readers silently keep the last one; we refuse."""
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[object, int] = {}
+        for key, value in node.value:
+            name = getattr(key, "value", None)
+            if isinstance(name, str) and name in seen:
+                yield Problem(path, key.start_mark.line + 1, key.start_mark.column + 1, name,
+                              f"duplicate key (first at line {seen[name]})", "keep one of them")  # fmt: skip
+            elif isinstance(name, str):
+                seen[name] = key.start_mark.line + 1
+            yield from _duplicate_keys(path, value)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from _duplicate_keys(path, item)
+
+
+def _scalar_text(node: yaml.Node | None, key: str, fallback: str) -> str:
+    """A top-level scalar exactly as written (`release: 10.30` stays "10.30", not the float 10.3)."""
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if getattr(k, "value", None) == key and isinstance(v, yaml.ScalarNode):
+                return str(v.value)
+    return fallback
 
 
 def _locate(node: yaml.Node | None, loc: tuple[str | int, ...], key: bool = False) -> tuple[int | None, int | None]:
@@ -178,20 +214,36 @@ def _problems(path: Path, node: yaml.Node | None, error: ValidationError, known:
         loc = tuple(item["loc"])
         line, column = _locate(node, loc, key=item["type"] == "extra_forbidden")
         dotted = ".".join(str(p) for p in loc)
-        hint = ""
+        hint = _HINTS.get(item["type"], "")
+        message = item["msg"]
         if item["type"] == "extra_forbidden":
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
             message = "unknown key"
         elif item["type"] == "missing":
             message = "required field is missing"
-        else:
-            message = item["msg"]
-            if item["type"] == "literal_error" and loc and loc[-1] == "protocol":
-                hint = "STARTTLS kinds (ldap, smtp) are not supported yet"
+            hint = f"add `{loc[-1]}:`"
+        elif item["type"] in ("dict_type", "model_type"):
+            message = "expected a mapping of keys to values here"
+        elif item["type"] == "literal_error" and loc and loc[-1] == "protocol":
+            hint = "use https or tls; STARTTLS kinds (ldap, smtp) are not supported yet"
         problems.append(Problem(str(path), line, column, dotted, message, hint))
     return problems
 
+
+_HINTS = {
+    "list_type": "write a YAML list: [A, B], or one `- A` per line",
+    "string_type": "write it as text; quote it if YAML reads it as a number or a boolean",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "string_too_short": "it must not be empty",
+    "too_short": "list at least one",
+    "string_pattern_mismatch": "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+    "less_than_equal": "use a port from 1 to 65535",
+    "greater_than_equal": "use a port from 1 to 65535",
+}
 
 _ENDPOINT_KEYS = [*list(_EndpointModel.model_fields), "endpoints"]
 _POLICY_KEYS = [*list(_PolicyFile.model_fields), "selected", "disabled"]
@@ -258,15 +310,17 @@ def read_policy_document(path: Path) -> PolicyDocument:
         return tuple(out)
 
     release_line, release_column = _locate(node, ("release",))
+    suites_line, suites_column = _locate(node, ("cipher_suites", "selected"))
     protocols_line, protocols_column = _locate(node, ("protocols",))
     return PolicyDocument(
         path=str(path),
-        release=Entry(parsed.release, "release", release_line, release_column),
+        release=Entry(_scalar_text(node, "release", parsed.release), "release", release_line, release_column),
         protocols_selected=entries("protocols", "selected", parsed.protocols.selected),
         protocols_disabled=entries("protocols", "disabled", parsed.protocols.disabled),
         selected=entries("cipher_suites", "selected", parsed.cipher_suites.selected),
         disabled=entries("cipher_suites", "disabled", parsed.cipher_suites.disabled),
         protocols_place=Entry("", "protocols", protocols_line, protocols_column),
+        suites_place=Entry("", "cipher_suites.selected", suites_line, suites_column),
     )
 
 
@@ -341,7 +395,12 @@ def read_release(path: Path) -> Release:
     available = names("available")
     selected, disabled = names("default_selected"), names("default_disabled")
     removed = names("removed")
-    names("moved_to_disabled")
+    moved = names("moved_to_disabled")
+    for name in moved:
+        if name not in disabled:
+            line, column = _locate(node, ("moved_to_disabled",))
+            problems.append(Problem(str(path), line, column, "moved_to_disabled", f"{name} is not in default_disabled",
+                                    "a suite moved to Disabled must be in the default Disabled list"))  # fmt: skip
     for key, listed in (("default_selected", selected), ("default_disabled", disabled)):
         for name in listed:
             if name not in available:
@@ -362,12 +421,13 @@ def read_release(path: Path) -> Release:
     if problems:
         raise ConfigError(problems)
     return Release(
-        name=parsed.release,
+        name=_scalar_text(node, "release", parsed.release),
         available=available,
         default_selected=selected,
         default_disabled=disabled,
         removed=removed,
         removed_as_written=tuple(parsed.removed),
+        moved_to_disabled=moved,
         reconstructed=parsed.reconstructed,
         basis=" ".join(parsed.basis.split()),
         source=str(path),
@@ -428,7 +488,10 @@ def policy_yaml(policy: Policy, comment: str, source: Path | None = None) -> str
     and spellings survive where the lists still hold the same suites; otherwise write JSSE names."""
     rt = _yaml_round_trip()
     if source is not None:
-        document = rt.load(source.read_text(encoding="utf-8"))
+        try:
+            document = rt.load(source.read_text(encoding="utf-8"))
+        except (OSError, YAMLError) as exc:
+            raise ConfigError([Problem(str(source), None, None, "", f"cannot rewrite this file: {exc}")]) from None
     else:
         document = CommentedMap()
         document.yaml_set_start_comment(comment)
@@ -463,12 +526,31 @@ def _replace_items(mapping: Any, key: str, wanted: list[str], seq_type: Any, sui
     if kept == [w for w in wanted if w in current]:
         for index in reversed(range(len(current))):
             if current[index] not in wanted:
-                del seq[index]
+                _delete_keeping_comment(seq, index)
         present = set(kept)
         seq.extend(_written(w, suite_names) for w in wanted if w not in present)
     else:  # reordered: rebuild the list (its comments cannot follow the items)
         seq.clear()
         seq.extend(_written(w, suite_names) for w in wanted)
+
+
+def _delete_keeping_comment(seq: CommentedSeq, index: int) -> None:
+    """Delete an item. ruamel stores the comment lines written after an item with that item's end-of-line
+    comment: the item's own end-of-line comment goes with it, the lines after it move to the item before."""
+    entry = seq.ca.items.get(index)
+    del seq[index]
+    token = entry[0] if entry else None
+    if token is None or index == 0:
+        return
+    _, _, after = str(token.value).partition("\n")  # drop the deleted item's own end-of-line comment
+    if not after.strip():
+        return
+    previous = seq.ca.items.setdefault(index - 1, [None, None, None, None])
+    if previous[0] is None:
+        token.value = "\n" + after
+        previous[0] = token
+    else:
+        previous[0].value = str(previous[0].value) + after
 
 
 def _written(name: str, suite_names: bool) -> str:

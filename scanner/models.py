@@ -134,6 +134,8 @@ class VerifyAllReport:
     unused_selected: tuple[str, ...] = field(default=())
     complete: bool = True
     run_id: int | None = None
+    period_start: datetime | None = None
+    """When the usage collection period began: the time this policy was applied, if it was."""
 
 
 class Severity(StrEnum):

@@ -27,6 +27,7 @@ class Release:
     default_disabled: tuple[str, ...]
     removed: tuple[str, ...] = ()
     removed_as_written: tuple[str, ...] = ()
+    moved_to_disabled: tuple[str, ...] = ()
     reconstructed: bool = True
     basis: str = ""
     source: str = ""
@@ -94,6 +95,7 @@ class PolicyDocument:
     selected: tuple[Entry, ...]
     disabled: tuple[Entry, ...]
     protocols_place: Entry = field(default_factory=lambda: Entry("", "protocols"))
+    suites_place: Entry = field(default_factory=lambda: Entry("", "cipher_suites.selected"))
 
 
 def _problem(doc: PolicyDocument, entry: Entry, message: str, hint: str = "", warning: bool = False) -> Problem:
@@ -120,7 +122,7 @@ def weaknesses(suite: Suite) -> list[str]:
     return found
 
 
-def _tier(suite: Suite) -> tuple[int, int, int, int]:
+def tier(suite: Suite) -> tuple[int, int, int, int]:
     """Coarse strength for order checks: grade, forward secrecy, AEAD, ECDHE over DHE. Suites that tie
     keep the admin's order: AES-128 against AES-256 or ChaCha20, ECDSA against RSA, are the admin's call."""
     rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[suite.strength]
@@ -129,7 +131,7 @@ def _tier(suite: Suite) -> tuple[int, int, int, int]:
 
 def suggested_order(names: Sequence[str]) -> list[str]:
     """The Selected list strongest first; suites of equal strength keep their relative order."""
-    return sorted(names, key=lambda n: _tier(catalog.resolve(n)))
+    return sorted(names, key=lambda n: tier(catalog.resolve(n)))
 
 
 def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -> list[Problem]:
@@ -165,8 +167,9 @@ def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -
                     _problem(
                         doc,
                         entry,
-                        f"{entry.text} is not available in release {release.name} (legacy: shown red, never used)",
-                        "remove it, or check the release",
+                        f"{entry.text} is not available in release {release.name} "
+                        "(legacy: kept from an older release, shown red)",
+                        "remove it once no server needs it, or check the release",
                         warning=True,
                     )
                 )
@@ -176,7 +179,7 @@ def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -
             problems.append(_problem(doc, entry, f"{entry.text} is both Selected and Disabled", "keep it in one list"))
     if not doc.selected:
         problems.append(
-            _problem(doc, doc.protocols_place, "no Selected cipher suites", "list at least one, strongest first")
+            _problem(doc, doc.suites_place, "no Selected cipher suites", "list at least one, strongest first")
         )
     problems += _check_selected_strength(doc, resolved["selected"], profile is not None)
     if profile is not None:
@@ -188,10 +191,16 @@ def _check_protocols(doc: PolicyDocument) -> list[Problem]:
     problems = []
     selected: list[tuple[Entry, TlsVersion]] = []
     disabled: list[tuple[Entry, TlsVersion]] = []
+    seen: set[TlsVersion] = set()
     for entries, out in ((doc.protocols_selected, selected), (doc.protocols_disabled, disabled)):
         for entry in entries:
             try:
-                out.append((entry, TlsVersion(entry.text)))
+                version = TlsVersion(entry.text)
+                if version in seen:
+                    problems.append(_problem(doc, entry, f"{version} is listed twice", "keep it in one place"))
+                    continue
+                seen.add(version)
+                out.append((entry, version))
             except ValueError:
                 hint = f"use one of {', '.join(TlsVersion)}"
                 problems.append(_problem(doc, entry, f"unknown protocol {entry.text!r}", hint))
@@ -237,9 +246,12 @@ def compliance(doc: PolicyDocument, profile: str) -> list[Problem]:
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known: {', '.join(PROFILES)}")
     problems = []
+    early = {TlsVersion.SSLV3.value, TlsVersion.TLSV1_0.value, TlsVersion.TLSV1_1.value}
     for entry in doc.protocols_selected:
-        if entry.text != REQUIRED_PROTOCOL.value:
+        if entry.text in early:
             problems.append(_problem(doc, entry, f"{profile}: {entry.text} is SSL or early TLS", "disable it"))
+        elif entry.text == TlsVersion.TLSV1_3.value:
+            problems.append(_problem(doc, entry, f"{profile}: this profile allows TLS 1.2 only", "disable TLSv1.3"))
     for entry in doc.selected:
         suite = catalog.find(entry.text)
         if suite is not None and weaknesses(suite):

@@ -6,6 +6,7 @@ would hide a broken install step.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -101,3 +102,23 @@ def test_dhe_3des_server_budget_and_order(lab: Lab, policy: Policy, server_prece
     assert server.connections == fast.connections == len(server.hellos)
     slow = SslyzeProber(timeout_s=3, exhaustive=True).probe(endpoint(name, server.port), policy, no_gate)
     assert (slow.accepted_tls12, slow.server_preference) == (fast.accepted_tls12, fast.server_preference)
+
+
+def test_upgrade_breaks_a_3des_server_and_says_no_list_can_rescue_it(server: GnutlsServer, tmp_path: Path) -> None:
+    """The seed's upgrade case: 10.2.0.0 removed 3DES, so a 3DES-only server is lost on upgrade."""
+    from scanner.cli import main
+    from scanner.config import write_endpoints
+
+    nine = tmp_path / "nine.yaml"
+    assert main(["policy", "reset-to-default", "--release", "9.0", "--output", str(nine)]) == 0
+    endpoints = tmp_path / "endpoints.yaml"
+    write_endpoints([{"id": "connector", "host": "connector.lab.tlsverify.test", "ip": "127.0.0.1",
+                      "port": server.port}], endpoints, "3des")  # fmt: skip
+    common = ["--endpoints", str(endpoints), "--policy", str(nine), "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(["verify-all", *common]) == 0  # works today, under 9.0, through a 3DES suite
+    assert main(["impact", "--upgrade-to", "10.3.0.0", "--verify", *common]) == 1
+    doc = json.loads((tmp_path / "out" / "impact.json").read_text())
+    (row,) = doc["endpoints"]
+    assert row["status"] == "breaks" and row["verified"] is True
+    assert row["before"] in ACCEPTED and row["after"] is None
+    assert [r["list"] for r in row["rescue"]] == ["not in release 10.3.0.0"] * 2

@@ -292,4 +292,108 @@ def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
     doc = read_policy_document(write(tmp_path, policy_text(["A", "B"])))
     assert [(e.text, e.line, e.column) for e in doc.selected] == [("A", 5, 7), ("B", 6, 7)]
     problems = rules.check(doc, RELEASES)
-    assert all(p.severity is Severity.ERROR and p.path.endswith("policy.yaml") for p in problems)
+    assert [(p.line, p.column, p.field, p.severity) for p in problems] == [
+        (5, 7, "cipher_suites.selected.0", Severity.ERROR),
+        (6, 7, "cipher_suites.selected.1", Severity.ERROR),
+    ]
+    assert all(p.hint and p.path.endswith("policy.yaml") for p in problems)
+
+
+# --- odd input ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('release: "9.0"\ncipher_suites: {selected: [AES128-SHA]}\ncipher_suites: {selected: [RC4-SHA]}\n',
+         ":3:1: cipher_suites: duplicate key (first at line 2) (keep one of them)"),
+        ('release: "9.0"\ncipher_suites: {selected: AES128-SHA}\n',
+         ":2:27: cipher_suites.selected: Input should be a valid list (write a YAML list"),
+        ('release: "9.0"\ncipher_suites: {selected: [12]}\n',
+         "cipher_suites.selected.0: Input should be a valid string (write it as text"),
+        ('release: "9.0"\ncipher_suites: [AES128-SHA]\n', "cipher_suites: expected a mapping of keys to values here"),
+        ('release: "9.0"\n', "cipher_suites: required field is missing (add `cipher_suites:`)"),
+        ('release: "9.0"\ncipher_suites: {selected: []}\n', ":2:27: cipher_suites.selected: no Selected cipher suites"),
+    ],
+)  # fmt: skip
+def test_shape_errors_name_the_place_and_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
+                                                 expected: str) -> None:  # fmt: skip
+    path = write(tmp_path, text)
+    assert main(["policy", "check", str(path)]) == 2
+    captured = capsys.readouterr()
+    assert f"{path}{expected}" in captured.out + captured.err or expected in captured.out + captured.err
+
+
+def test_a_bare_disabled_key_is_an_empty_list(tmp_path: Path) -> None:
+    assert (
+        load_policy(
+            write(tmp_path, 'release: "12.0.0.0"\ncipher_suites:\n  selected: [AES128-SHA]\n  disabled:\n')
+        ).disabled
+        == ()
+    )
+
+
+def test_release_numbers_keep_their_digits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write(tmp_path, "release: 10.30\ncipher_suites: {selected: [ECDHE-RSA-AES128-GCM-SHA256]}\n")
+    assert main(["policy", "check", str(path)]) == 0
+    assert "release '10.30' is not known" in capsys.readouterr().out  # not silently read as 10.3
+
+
+@pytest.mark.parametrize(("name", "why"), [("NULL-SHA", "NULL"), ("ADH-AES128-SHA", "anonymous"),
+                                           ("EXP-RC4-MD5", "EXPORT"), ("DES-CBC-SHA", "DES")])  # fmt: skip
+def test_every_weak_kind_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str) -> None:
+    assert check(tmp_path, policy_text([name], release="9.0"))[0] == 0
+    assert f"weak suite Selected ({why}" in capsys.readouterr().out
+
+
+def test_diff_reports_reordering_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a = write(
+        tmp_path,
+        policy_text(["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]),
+        "a.yaml",
+    )
+    b = write(
+        tmp_path,
+        policy_text(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]),
+        "b.yaml",
+    )
+    assert main(["policy", "diff", str(a), str(b)]) == 1
+    assert "^ TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (Selected rank 2 -> 1" in capsys.readouterr().out
+
+
+def test_a_user_release_file_replaces_a_shipped_one(tmp_path: Path) -> None:
+    mine = tmp_path / "rel"
+    mine.mkdir()
+    (mine / "x.yaml").write_text('release: "10.3.0.0"\nreconstructed: false\nbasis: vendor export\n'
+                                 "available: [AES128-SHA]\ndefault_selected: [AES128-SHA]\n")  # fmt: skip
+    replaced = load_releases(mine).get("10.3")
+    assert replaced is not None and replaced.default_selected == ("TLS_RSA_WITH_AES_128_CBC_SHA",)
+    assert not replaced.reconstructed
+
+
+def test_upgrade_resets_protocols_even_from_an_invalid_setting(tmp_path: Path) -> None:
+    old = write(tmp_path, OLD_POLICY.replace("{selected: [TLSv1.2, TLSv1.1], disabled: [TLSv1.0]}",
+                                             "{selected: [TLSv1.1], disabled: [TLSv1.2]}"), "old.yaml")  # fmt: skip
+    new = tmp_path / "new.yaml"
+    assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(new)]) == 0
+    assert load_policy(new).protocols_selected == (TlsVersion.TLSV1_2,)
+
+
+def test_output_onto_the_input_by_another_path_or_a_symlink_is_refused(tmp_path: Path) -> None:
+    old = write(tmp_path, OLD_POLICY, "old.yaml")
+    (tmp_path / "sub").mkdir()
+    link = tmp_path / "link.yaml"
+    link.symlink_to(old)
+    for target in (tmp_path / "sub" / ".." / "old.yaml", link):
+        assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(target)]) == 2
+    assert old.read_text() == OLD_POLICY
+    assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(tmp_path)]) == 2
+
+
+def test_a_comment_written_after_a_dropped_suite_is_kept(tmp_path: Path) -> None:
+    comment = "    # --- below: the fallback for old servers\n"
+    text = OLD_POLICY.replace("    - TLS_RSA_WITH_AES_128_CBC_SHA\n", comment + "    - TLS_RSA_WITH_AES_128_CBC_SHA\n")
+    old = write(tmp_path, text, "old.yaml")
+    new = tmp_path / "new.yaml"
+    assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(new)]) == 0
+    assert "# --- below: the fallback for old servers" in new.read_text()

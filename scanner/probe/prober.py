@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol as TypingProtocol
 
 from scanner import catalog
+from scanner.impact import negotiate
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
 from scanner.probe.elimination import Elimination, detect_server_preference, eliminate
 from scanner.probe.handshake import (
@@ -108,6 +109,30 @@ class SslyzeProber:
         notes = tuple(dict.fromkeys([*result.notes, *run.notes]))
         duration = round(time.monotonic() - started, 3)
         return replace(result, connections=run.connections, duration_s=duration, notes=notes)
+
+    def handshake_only(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult:
+        """One real handshake offering exactly the policy's Selected list (no enumeration): `negotiated` is
+        what the server picked, or None with the reason. For checking predictions."""
+        try:
+            ip = _resolve(endpoint)
+        except (socket.gaierror, UnicodeError, ValueError) as exc:
+            return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, f"cannot resolve {endpoint.host}: {exc}")
+        run = _Run(Target(ip, endpoint.port, endpoint.server_name, self.timeout_s), gate)
+        try:
+            outcome = _offer_selected(run, policy.selected)
+        except DeadlineExceeded as exc:
+            outcome = Unreachable(EndpointStatus.TIMEOUT, str(exc))
+        if isinstance(outcome, Accepted):
+            picked = catalog.by_openssl_name(outcome.cipher)
+            result = ProbeResult(
+                endpoint.id, EndpointStatus.OK, ip=ip, negotiated=picked.name if picked else outcome.cipher
+            )
+        elif isinstance(outcome, Unreachable):
+            result = ProbeResult(endpoint.id, outcome.status, outcome.reason, ip=ip)
+        else:
+            reason = outcome.reason if outcome is not None else "no Selected suite can be offered"
+            result = ProbeResult(endpoint.id, EndpointStatus.NO_COMMON_SUITE, reason, ip=ip)
+        return replace(result, connections=run.connections, notes=tuple(run.notes))
 
     def _probe(self, endpoint: Endpoint, policy: Policy, run: _Run, mode: ProbeMode) -> ProbeResult:
         found = _enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
@@ -227,19 +252,18 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
     return isinstance(outcome, Accepted)
 
 
-def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
-    """One handshake offering exactly the Selected list, in order, TLS 1.2 only."""
+def _offer_selected(run: _Run, selected: Sequence[str]) -> Outcome | None:
+    """One handshake offering exactly `selected` (IANA names), in order, TLS 1.2 only; None if none can be."""
     offerable = set(modern_tls12_suites()) | set(legacy_tls12_suites())
     offered: list[str] = []
-    for name in policy.selected:
+    for name in selected:
         suite = catalog.resolve(name)
         if suite.openssl_name and suite.openssl_name in offerable:
             offered.append(suite.openssl_name)
         else:
             run.note(f"Selected suite {name} cannot be offered by this scanner's TLS clients; left out")
-    predicted = predict(policy.selected, base.accepted_tls12, base.server_preference)
     if not offered:
-        return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason="no Selected suite can be offered")
+        return None
     client = client_for(offered)
     if client is None:
         offered = [n for n in offered if n in modern_tls12_suites()]
@@ -247,7 +271,15 @@ def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResu
             "Selected mixes suites only the legacy client has with ones only the modern one has; offered the latter"
         )
         client = Client.MODERN
-    outcome = run.offer(TlsVersion.TLSV1_2, client, offered)
+    return run.offer(TlsVersion.TLSV1_2, client, offered)
+
+
+def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
+    """One handshake offering exactly the Selected list, in order, TLS 1.2 only."""
+    predicted = negotiate(policy.selected, base.accepted_tls12, base.server_preference)
+    outcome = _offer_selected(run, policy.selected)
+    if outcome is None:
+        return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason="no Selected suite can be offered")
     if isinstance(outcome, Accepted):
         picked = catalog.by_openssl_name(outcome.cipher)
         negotiated = picked.name if picked else outcome.cipher
@@ -262,15 +294,6 @@ def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResu
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
     reason = f"server accepts none of the {len(policy.selected)} Selected suites ({outcome.reason})"
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
-
-
-def predict(selected: Sequence[str], accepted: Sequence[str], server_preference: bool | None) -> str | None:
-    """The suite a client offering `selected` would get, from what the server accepts and its order."""
-    if server_preference:
-        wanted = set(selected)
-        return next((s for s in accepted if s in wanted), None)
-    accepted_set = set(accepted)
-    return next((s for s in selected if s in accepted_set), None)
 
 
 def _strongest_first_openssl(openssl_names: Sequence[str]) -> list[str]:

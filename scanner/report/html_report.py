@@ -22,6 +22,12 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["jsse"] = jsse
 
+
+def environment() -> jinja2.Environment:
+    """The one jinja2 environment (autoescaping on) every HTML report renders with."""
+    return _ENV
+
+
 _STATUS_LABEL = {
     EndpointStatus.OK: "OK",
     EndpointStatus.NO_COMMON_SUITE: "No common suite",
@@ -84,7 +90,7 @@ def _endpoint_row(f: EndpointFinding) -> dict[str, Any]:
 
 def render(report: VerifyAllReport) -> str:
     """The whole page as a string."""
-    since = report.generated_at.strftime("%Y-%m-%d %H:%M UTC")
+    since = (report.period_start or report.generated_at).strftime("%Y-%m-%d %H:%M UTC")
     data = report_dict(report)
     failing = [_endpoint_row(f) for f in report.findings if f.probe.status is not EndpointStatus.OK]
     template = _ENV.get_template("verify_all.html.j2")

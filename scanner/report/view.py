@@ -6,7 +6,16 @@ from typing import Any
 
 from scanner import catalog
 from scanner.analysis import without_tls12
-from scanner.models import EndpointFinding, EndpointStatus, Policy, VerifyAllReport
+from scanner.models import (
+    Endpoint,
+    EndpointFinding,
+    EndpointStatus,
+    Policy,
+    ProbeResult,
+    Protocol,
+    TlsVersion,
+    VerifyAllReport,
+)
 
 SCHEMA = "tlsverify/verify-all/1"
 
@@ -64,6 +73,7 @@ def report_dict(report: VerifyAllReport) -> dict[str, Any]:
         "schema": SCHEMA,
         "generated_at": report.generated_at.isoformat(),
         "complete": report.complete,
+        "usage_period_start": (report.period_start or report.generated_at).isoformat(),
         "run_id": report.run_id,
         "policy": policy_dict(report.policy),
         "summary": {"endpoints": len(report.findings), **counts},
@@ -93,3 +103,43 @@ def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
 
 def jsse(name: str) -> str:
     return catalog.resolve(name).jsse_name
+
+
+def policy_from_dict(data: dict[str, Any]) -> Policy:
+    """The inverse of policy_dict."""
+    return Policy(
+        release=str(data["release"]),
+        protocols_selected=tuple(TlsVersion(v) for v in data.get("protocols", ["TLSv1.2"])),
+        protocols_disabled=(),
+        selected=tuple(data["selected"]),
+        disabled=tuple(data["disabled"]),
+    )
+
+
+def scan_from_report(document: dict[str, Any]) -> list[tuple[Endpoint, ProbeResult]]:
+    """The endpoints and probe results of a stored verify-all document (the inverse of endpoint_dict)."""
+    scanned = []
+    for e in document["endpoints"]:
+        endpoint = Endpoint(
+            id=e["id"],
+            name=e.get("name") or e["id"],
+            category=e.get("category", "other"),
+            host=e["host"],
+            port=int(e["port"]),
+            protocol=Protocol(e.get("protocol", "https")),
+            sni=e.get("sni") if e.get("sni") != e["host"] else None,
+            ip=e.get("ip"),
+        )
+        probe = ProbeResult(
+            endpoint_id=e["id"],
+            status=EndpointStatus(e["status"]),
+            reason=e.get("reason"),
+            ip=e.get("ip"),
+            tls_versions=tuple(TlsVersion(v) for v in e.get("tls_versions", [])),
+            accepted_tls12=tuple(e.get("accepted_tls12", [])),
+            server_preference=e.get("server_preference"),
+            negotiated=e.get("negotiated"),
+            connections=int(e.get("connections", 0)),
+        )
+        scanned.append((endpoint, probe))
+    return scanned

@@ -1,0 +1,173 @@
+"""`tlsverify impact` (what breaks before a change) and `tlsverify policy advise` (the strongest policy that
+keeps today's working endpoints working), both from the latest stored scan unless told to probe."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner import catalog, impact
+from scanner import policy as rules
+from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
+from scanner.probe.handshake import Gate
+from scanner.probe.prober import SslyzeProber
+from scanner.report import impact_report
+from scanner.report.view import policy_from_dict, scan_from_report
+from scanner.runner import (
+    EXIT_FINDINGS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    UsageError,
+    checked_policy,
+    db_path,
+    exit_now,
+    probe_all,
+    run_verify_all,
+    select_endpoints,
+    write_report,
+)
+from scanner.store import Store
+
+
+def add_impact_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], scan_options: object) -> None:
+    text = "what a policy change does to every endpoint, before you make it (exit 1 if anything breaks)"
+    parser = commands.add_parser("impact", help=text, description=text)
+    change = parser.add_mutually_exclusive_group(required=True)
+    change.add_argument("--proposed", type=Path, metavar="FILE", help="a proposed policy file")
+    change.add_argument("--reset-to-default", action="store_true", help="the Reset to Default lists")
+    change.add_argument("--upgrade-to", metavar="RELEASE", help="what an upgrade to RELEASE does to the policy")
+    parser.add_argument("--release", help="with --reset-to-default: whose defaults (default: the policy's release)")
+    parser.add_argument("--rescan", action="store_true", help="probe every endpoint first (a full Verify All)")
+    parser.add_argument(
+        "--verify", action="store_true", help="confirm each prediction with a real handshake offering the new Selected"
+    )
+    assert callable(scan_options)
+    scan_options(parser)
+
+
+def add_advise_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
+    parser = sub.add_parser("advise", help=text, description=text)
+    parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
+    parser.add_argument("--db", type=Path, default=Path("reports") / "tlsverify.sqlite")
+    parser.add_argument("--drop", action="append", default=[], metavar="ID",
+                        help="accept losing this endpoint: see what you gain (repeatable)")  # fmt: skip
+    parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
+    parser.add_argument("--releases", type=Path, default=None, metavar="DIR", help="extra release files")
+
+
+def _latest_scan(db: Path) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Policy]:
+    with Store(db) as store:
+        latest = store.latest()
+    if latest is None:
+        raise UsageError(f"{db}: no complete Verify All run stored; run `tlsverify verify-all` first, or add --rescan")
+    return scan_from_report(latest.report), latest.generated_at, policy_from_dict(latest.report["policy"])
+
+
+def _proposed(args: argparse.Namespace, current: Policy, releases: rules.Releases) -> tuple[Policy, str]:
+    try:
+        if args.proposed is not None:
+            return load_policy(args.proposed, releases), f"the proposed policy {args.proposed}"
+        if args.reset_to_default:
+            release = args.release or current.release
+            return rules.reset_to_default(releases, release), f"Reset to Default ({release})"
+        result = rules.upgrade(current, releases, args.upgrade_to)
+        return result.policy, f"an upgrade to {result.policy.release}"
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class _PolicyHandshake:
+    """A prober that only offers the policy's Selected list once: to check predictions for real."""
+
+    def __init__(self, prober: SslyzeProber) -> None:
+        self._prober = prober
+
+    def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult:
+        return self._prober.handshake_only(endpoint, policy, gate)
+
+
+def run_impact(args: argparse.Namespace) -> int:
+    releases = load_releases(args.releases)
+    current, legacy = checked_policy(args)
+    if args.rescan:
+        endpoints = select_endpoints(load_endpoints(args.endpoints), args.only, args.endpoints)
+        run_verify_all(args, endpoints, (current, legacy))
+        print()
+    scanned, scan_time, scanned_policy = _latest_scan(db_path(args))
+    if args.only:
+        scanned = [item for item in scanned if item[0].id in set(args.only)]
+    after, change = _proposed(args, current, releases)
+    report = impact.impact(scanned, current, after, releases, change, scan_time)
+    if scanned_policy.selected != current.selected:
+        print(f"tlsverify: note: the stored scan ran with another Selected list than {args.policy}; "
+              "today's suites are predicted from what it learned", file=sys.stderr)  # fmt: skip
+    if args.verify:
+        report = _verify(args, report, after)
+    now = datetime.now(UTC).replace(microsecond=0)
+    json_path, html_path = args.out / "impact.json", args.out / "impact.html"
+    write_report(json_path, impact_report.render_json(report, now))
+    write_report(html_path, impact_report.render_html(report, now))
+    print(impact_report.summary(report))
+    print(f"\nReports: {html_path}  {json_path}")
+    return EXIT_FINDINGS if report.breaks or report.mismatches else EXIT_OK
+
+
+def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy) -> impact.ImpactReport:
+    targets = [row.endpoint for row in report.endpoints if row.status is not impact.ImpactStatus.UNKNOWN]
+    prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
+    results, complete = probe_all(args, targets, after, prober)
+    by_id = {r.endpoint_id: r for r in results}
+    rows = []
+    for row in report.endpoints:
+        real = by_id.get(row.endpoint.id)
+        if real is None:
+            rows.append(impact.with_verification(row, None, "no data to check" if complete else "interrupted"))
+            continue
+        note = None if real.status in (EndpointStatus.OK, EndpointStatus.NO_COMMON_SUITE) else real.reason
+        rows.append(impact.with_verification(row, real.negotiated, note))
+    verified = impact.ImpactReport(report.before, report.after, report.change, report.scan_time, tuple(rows))
+    if not complete:
+        print(impact_report.summary(verified))
+        exit_now(EXIT_INTERRUPTED)
+    return verified
+
+
+def run_advise(args: argparse.Namespace) -> int:
+    releases = load_releases(args.releases)
+    current = load_policy(args.policy, releases)
+    scanned, scan_time, _ = _latest_scan(args.db)
+    known = {e.id for e, _ in scanned}
+    unknown = sorted(set(args.drop) - known)
+    if unknown:
+        raise UsageError(f"--drop {', '.join(unknown)}: not in the stored scan (endpoints: {', '.join(sorted(known))})")
+    advice = impact.advise(scanned, current, releases, drop=args.drop)
+    lines = [f"Advised by tlsverify policy advise from the scan of {scan_time}: the fewest and strongest",
+             "Selected suites that keep every endpoint working today working, strongest first."]  # fmt: skip
+    for suite, endpoints in advice.kept_for:
+        info = catalog.resolve(suite)
+        if info.strength is not catalog.Strength.SECURE:
+            lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
+    if advice.dropped:
+        lines.append(f"Endpoints given up (--drop): {', '.join(advice.dropped)}")
+    if advice.not_working_today:
+        lines.append(f"Not working today, so not kept: {', '.join(advice.not_working_today)}")
+    text = policy_yaml(advice.policy, "\n".join(lines))
+    if args.output is not None:
+        write_report(args.output, text)
+        print(f"Wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    for line in lines[2:]:
+        print(line, file=sys.stderr)
+    if args.drop:
+        without = impact.advise(scanned, current, releases)
+        gained = [s for s in without.policy.selected if s not in advice.policy.selected]
+        names = ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in gained)
+        print(f"Giving up {', '.join(args.drop)} lets you disable: {names or 'nothing more'}", file=sys.stderr)
+    print(f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints.",
+          file=sys.stderr)  # fmt: skip
+    return EXIT_OK
