@@ -22,7 +22,7 @@ from scanner.probe.prober import Prober, SslyzeProber
 from scanner.report import html_report, json_report, text
 from scanner.report.view import policy_dict
 from scanner.scan import ScanSettings, scan
-from scanner.store import Store
+from scanner.store import Store, run_lock
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -99,7 +99,11 @@ def db_path(args: argparse.Namespace) -> Path:
 
 def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked: tuple[Policy, frozenset[str]]) -> int:
     policy, legacy = checked
-    with Store(db_path(args)) as store:  # open first: a bad --db fails before any traffic
+
+    def waiting() -> None:
+        print(f"tlsverify: waiting for another run that uses {db_path(args)}", file=sys.stderr, flush=True)
+
+    with run_lock(db_path(args), waiting), Store(db_path(args)) as store:  # a bad --db fails before any traffic
         prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
         results, complete = probe_all(args, endpoints, policy, prober)
         now = datetime.now(UTC).replace(microsecond=0)

@@ -6,10 +6,12 @@ reader sees either the whole run or none of it. The file is created owner-only: 
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -61,6 +63,31 @@ CREATE TABLE IF NOT EXISTS applied_policies (
     policy_json TEXT NOT NULL
 );
 """
+
+
+@contextmanager
+def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """Serialize runs that share a database: an exclusive lock on DB.lock, waited for (not failed on)."""
+    path = db.with_name(db.name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _pause_for_crash_tests() -> None:
+    """Tests that kill -9 a run in the middle of its write set TLSVERIFY_STORE_PAUSE (seconds)."""
+    pause = os.environ.get("TLSVERIFY_STORE_PAUSE")
+    if pause:
+        time.sleep(float(pause))
 
 
 class StoreError(Exception):
@@ -140,6 +167,7 @@ class Store:
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
+            _pause_for_crash_tests()
             db.executemany(
                 "INSERT INTO endpoint_results (run_id, endpoint_id, host, port, ip, status, reason, negotiated,"
                 " server_preference, connections, result_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -1,8 +1,15 @@
-"""Lab servers that misbehave on purpose, to prove a probe never hangs or crashes on them."""
+"""Lab servers that misbehave on purpose, to prove a probe never hangs or crashes on them.
+
+Each stands for something met in the field: a port that accepts and never answers, one that closes at
+once, one that resets mid-handshake, plain HTTP on the TLS port, random bytes, and a server that dribbles
+one byte at a time. Size-limited and version-intolerant TLS servers are `ServerSpec` options.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
+import struct
 from dataclasses import dataclass
 
 from scanner.lab.servers import LoopbackServer
@@ -22,3 +29,53 @@ class DribbleServer(LoopbackServer):
         conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
         while not self._stop.wait(self.interval_s):
             conn.sendall(b"\x02")
+
+
+@dataclass
+class SilentServer(LoopbackServer):
+    """Accepts, reads, never answers; lets go when the client gives up."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.settimeout(0.5)
+        while not self._stop.is_set():
+            try:
+                if not conn.recv(4096):
+                    return
+            except TimeoutError:
+                continue
+
+
+@dataclass
+class CloseServer(LoopbackServer):
+    """Accepts and closes at once."""
+
+    def handle(self, conn: socket.socket) -> None:
+        return
+
+
+@dataclass
+class ResetServer(LoopbackServer):
+    """Reads the ClientHello, sends the start of a ServerHello, then resets the connection (RST)."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(16384)
+        conn.sendall(bytes([0x16, 0x03, 0x03, 0x00, 0x40, 0x02, 0x00, 0x00, 0x3C, 0x03, 0x03]))
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+@dataclass
+class HttpServer(LoopbackServer):
+    """Plain HTTP where TLS was expected: answers anything with a 400."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(16384)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
+
+@dataclass
+class GarbageServer(LoopbackServer):
+    """Answers with random bytes."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(16384)
+        conn.sendall(os.urandom(512))

@@ -34,6 +34,10 @@ class ServerSpec:
     max_version: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
     server_preference: bool = False
     certificates: tuple[str, ...] = ("rsa",)
+    max_hello: int | None = None
+    """Close without a word on a ClientHello record larger than this (as some middleboxes do)."""
+    intolerant_of: tuple[str, ...] = ()
+    """Close without a word on a ClientHello whose highest version is one of these (version intolerance)."""
 
 
 class Certificates:
@@ -66,6 +70,7 @@ class LoopbackServer:
     port: int = 0
     connections: int = 0
     handled: int = 0
+    current_hello: ClientHello | None = None
     negotiated: list[str] = field(default_factory=list)
     hellos: list[ClientHello] = field(default_factory=list)
     _sock: socket.socket | None = None
@@ -100,6 +105,7 @@ class LoopbackServer:
             hello = _peek_hello(conn)
             if hello is not None:
                 self.hellos.append(hello)
+            self.current_hello = hello
             try:
                 self.handle(conn)
             except (ssl.SSLError, OSError):
@@ -167,6 +173,12 @@ class TlsServer(LoopbackServer):
 
     def handle(self, conn: socket.socket) -> None:
         assert self._context is not None
+        hello = self.current_hello
+        if hello is not None and (
+            (self.spec.max_hello is not None and hello.size > self.spec.max_hello)
+            or hello.version in self.spec.intolerant_of
+        ):
+            return  # the connection is closed without an answer
         with self._context.wrap_socket(conn, server_side=True) as tls:
             cipher = tls.cipher()
             if cipher:

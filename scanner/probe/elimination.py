@@ -82,3 +82,28 @@ def detect_server_preference(
         )
     reason = outcome.reason if isinstance(outcome, Rejected | Unreachable) else "unknown"
     return None, f"preference check failed: {reason}"
+
+
+def refused_without_alert(outcome: Outcome | None) -> bool:
+    """The server closed or reset instead of sending a TLS alert: what servers and middleboxes that choke
+    on large ClientHellos do (a server without a shared suite says so with an alert)."""
+    if not isinstance(outcome, Rejected):
+        return False
+    reason = outcome.reason.lower()
+    return any(sign in reason for sign in ("rejected the connection", "closed the connection", "shut down", "broken"))
+
+
+def eliminate_in_chunks(offer: Offer, candidates: Sequence[str], size: int) -> Elimination:
+    """Elimination over slices of `size` suites, for servers that refuse large ClientHellos. Picks keep the
+    server's order within a slice only."""
+    picks: list[str] = []
+    notes: list[str] = []
+    ended: Outcome | None = None
+    for start in range(0, len(candidates), size):
+        part = eliminate(offer, candidates[start : start + size])
+        picks += part.picks
+        notes += [n for n in part.notes if n not in notes]
+        ended = part.ended
+        if part.unreachable is not None:
+            break
+    return Elimination(tuple(picks), ended, tuple(notes))

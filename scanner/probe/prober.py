@@ -17,7 +17,13 @@ from typing import Protocol as TypingProtocol
 from scanner import catalog
 from scanner.impact import negotiate
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
-from scanner.probe.elimination import Elimination, detect_server_preference, eliminate
+from scanner.probe.elimination import (
+    Elimination,
+    detect_server_preference,
+    eliminate,
+    eliminate_in_chunks,
+    refused_without_alert,
+)
 from scanner.probe.handshake import (
     Accepted,
     Client,
@@ -51,6 +57,7 @@ class _Run:
     gate: Gate
     connections: int = 0
     notes: list[str] = field(default_factory=list)
+    small_hellos: bool = False
 
     def offer(self, version: TlsVersion, client: Client, suites: Sequence[str] | None) -> Outcome:
         remaining = self.gate()
@@ -159,25 +166,52 @@ class SslyzeProber:
             if versions:
                 spoken = ", ".join(versions)
                 return replace(base, status=EndpointStatus.NO_TLS12, reason=f"server does not speak TLS 1.2 ({spoken})")
-            reason = run.notes[0] if run.notes else "no TLS handshake succeeded with any version"
-            return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+            return replace(base, status=EndpointStatus.TLS_ERROR, reason=_no_tls_reason(run))
         return _policy_handshake(run, policy, base)
 
 
 def _enumerate(run: _Run) -> _Enumeration:
     """Elimination with the modern client, then the legacy one for what only it can offer."""
-    modern = eliminate(run.offer_tls12(Client.MODERN), modern_tls12_suites())
+    modern = _eliminate(run, Client.MODERN, modern_tls12_suites())
     _keep_notes(run, modern, "modern client")
     if modern.unreachable is not None and not modern.picks:
         return _Enumeration([], None, modern.unreachable)
-    legacy = eliminate(run.offer_tls12(Client.LEGACY), legacy_only_tls12_suites())
+    legacy = _eliminate(run, Client.LEGACY, legacy_only_tls12_suites())
     _keep_notes(run, legacy, "legacy client")
-    preference, note = _preference(run, modern.picks, legacy.picks)
+    preference, note = _preference(run, modern.picks, legacy.picks, in_pick_order=not run.small_hellos)
     if note:
         run.note(note)
+    picks = [*modern.picks, *legacy.picks]
+    if preference and run.small_hellos:
+        # Slices keep the server's order only within themselves: one more pass over the accepted suites.
+        picks = [
+            *eliminate(run.offer_tls12(Client.MODERN), modern.picks).picks,
+            *eliminate(run.offer_tls12(Client.LEGACY), legacy.picks).picks,
+        ]
     if preference and modern.picks and legacy.picks:
         run.note("server order between modern and legacy-only suites assumed: legacy-only suites last")
-    return _Enumeration([*modern.picks, *legacy.picks], preference)
+    return _Enumeration(picks, preference)
+
+
+HELLO_SLICE = 32
+"""Suites per ClientHello for servers that refuse large hellos: about 220 bytes, under the 255-byte limit
+some servers and middleboxes have (nassl's hello with every suite is about 370 bytes)."""
+
+
+def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
+    """Elimination offering every suite at once; if the server closes on that hello without a word, again
+    with smaller hellos, so the suites are still found."""
+    offer = run.offer_tls12(client)
+    if run.small_hellos:
+        return eliminate_in_chunks(offer, suites, HELLO_SLICE)
+    full = eliminate(offer, suites)
+    if full.picks or len(suites) <= HELLO_SLICE or not refused_without_alert(full.ended):
+        return full
+    sliced = eliminate_in_chunks(offer, suites, HELLO_SLICE)
+    if sliced.picks:
+        run.small_hellos = True
+        run.note(f"the server refuses large ClientHellos; suites were offered {HELLO_SLICE} at a time")
+    return sliced if sliced.picks else full
 
 
 def _enumerate_exhaustive(run: _Run) -> _Enumeration:
@@ -234,6 +268,17 @@ def _preference(
     return detect_server_preference(run.offer_tls12(client), group, in_pick_order)
 
 
+def _no_tls_reason(run: _Run) -> str:
+    """Why no handshake worked, in words an admin can act on, with the first error as the evidence."""
+    first = run.notes[0] if run.notes else "no answer recorded"
+    lowered = first.lower()
+    if "wrong version number" in lowered or "unknown protocol" in lowered or "record layer" in lowered:
+        return f"the server does not answer in TLS: plain HTTP or another protocol on this port? ({first})"
+    if "rejected the connection" in lowered or "closed the connection" in lowered or "broken" in lowered:
+        return f"the server closes or resets every TLS handshake, whatever version and suites are offered ({first})"
+    return f"no TLS handshake succeeded with any version ({first})"
+
+
 def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
     for note in elimination.notes:
         run.note(note)
@@ -244,9 +289,17 @@ def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
         run.note(f"TLS 1.2 ({who}): {ended.reason}")
 
 
+# A short list for version probes of servers that refuse large hellos: common suites of every era.
+_SMALL_HELLO_SUITES = (
+    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:"
+    "ECDHE-RSA-AES256-SHA:DHE-RSA-AES128-SHA:AES128-GCM-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA:RC4-SHA:RC4-MD5"
+)
+
+
 def _speaks(run: _Run, version: TlsVersion) -> bool:
     client = Client.MODERN if version is TlsVersion.TLSV1_3 else Client.LEGACY
-    outcome = run.offer(version, client, None)
+    small = run.small_hellos and version is not TlsVersion.TLSV1_3
+    outcome = run.offer(version, client, _SMALL_HELLO_SUITES.split(":") if small else None)
     if isinstance(outcome, Unreachable):
         run.note(f"{version}: {outcome.reason}")
     return isinstance(outcome, Accepted)
