@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import catalog, impact
 from scanner import policy as rules
 from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
-from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
+from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.handshake import Gate
 from scanner.probe.prober import SslyzeProber
 from scanner.report import impact_report
@@ -46,6 +47,9 @@ def add_impact_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     )
     assert callable(scan_options)
     scan_options(parser)
+    # Without --rescan the stored scan says which endpoints there are; an --endpoints file given anyway
+    # adds the ones the scan lacks, as unknown.
+    parser.set_defaults(endpoints=None)
 
 
 def add_advise_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -91,59 +95,65 @@ class _PolicyHandshake:
 
 
 def run_impact(args: argparse.Namespace) -> int:
+    if args.release and not args.reset_to_default:
+        raise UsageError("--release goes with --reset-to-default (an upgrade names its release in --upgrade-to)")
     releases = load_releases(args.releases)
     current, legacy = checked_policy(args)
+    endpoints_file = args.endpoints
     if args.rescan:
-        endpoints = select_endpoints(load_endpoints(args.endpoints), args.only, args.endpoints)
+        endpoints_file = endpoints_file or Path("endpoints.yaml")
+        endpoints = select_endpoints(load_endpoints(endpoints_file), args.only, endpoints_file)
         run_verify_all(args, endpoints, (current, legacy))
         print()
-    scanned, scan_time, scanned_policy = _latest_scan(db_path(args))
+    scanned_now, scan_time, scanned_policy = _latest_scan(db_path(args))
+    scanned: list[tuple[Endpoint, ProbeResult | None]] = list(scanned_now)
+    if endpoints_file is not None:
+        known = {e.id for e, _ in scanned}
+        scanned += [(e, None) for e in load_endpoints(endpoints_file) if e.enabled and e.id not in known]
     if args.only:
+        ids = {e.id for e, _ in scanned}
+        wrong = [i for i in args.only if i not in ids]
+        if wrong:
+            raise UsageError(f"--only {', '.join(wrong)}: not in the stored scan ({', '.join(sorted(ids))})")
         scanned = [item for item in scanned if item[0].id in set(args.only)]
     after, change = _proposed(args, current, releases)
-    report = impact.impact(scanned, current, after, releases, change, scan_time)
+    notes = []
     if scanned_policy.selected != current.selected:
-        print(f"tlsverify: note: the stored scan ran with another Selected list than {args.policy}; "
-              "today's suites are predicted from what it learned", file=sys.stderr)  # fmt: skip
+        notes.append(f"the stored scan ran with another Selected list than {args.policy}: today's suites are "
+                     "predicted from what it learned, not taken from its handshakes")  # fmt: skip
+    report = impact.impact(scanned, current, after, releases, change, scan_time, notes)
+    complete = True
     if args.verify:
-        report = _verify(args, report, after)
+        report, complete = _verify(args, report, after)
     now = datetime.now(UTC).replace(microsecond=0)
     json_path, html_path = args.out / "impact.json", args.out / "impact.html"
     write_report(json_path, impact_report.render_json(report, now))
     write_report(html_path, impact_report.render_html(report, now))
     print(impact_report.summary(report))
     print(f"\nReports: {html_path}  {json_path}")
+    if not complete:
+        exit_now(EXIT_INTERRUPTED)
     return EXIT_FINDINGS if report.breaks or report.mismatches else EXIT_OK
 
 
-def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy) -> impact.ImpactReport:
+def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy) -> tuple[impact.ImpactReport, bool]:
     targets = [row.endpoint for row in report.endpoints if row.status is not impact.ImpactStatus.UNKNOWN]
     prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
     results, complete = probe_all(args, targets, after, prober)
     by_id = {r.endpoint_id: r for r in results}
-    rows = []
-    for row in report.endpoints:
-        real = by_id.get(row.endpoint.id)
-        if real is None:
-            rows.append(impact.with_verification(row, None, "no data to check" if complete else "interrupted"))
-            continue
-        note = None if real.status in (EndpointStatus.OK, EndpointStatus.NO_COMMON_SUITE) else real.reason
-        rows.append(impact.with_verification(row, real.negotiated, note))
-    verified = impact.ImpactReport(report.before, report.after, report.change, report.scan_time, tuple(rows))
-    if not complete:
-        print(impact_report.summary(verified))
-        exit_now(EXIT_INTERRUPTED)
-    return verified
+    rows = tuple(impact.with_verification(row, by_id.get(row.endpoint.id)) for row in report.endpoints)
+    return replace(report, endpoints=rows), complete
 
 
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
     current = load_policy(args.policy, releases)
     scanned, scan_time, _ = _latest_scan(args.db)
-    known = {e.id for e, _ in scanned}
-    unknown = sorted(set(args.drop) - known)
-    if unknown:
-        raise UsageError(f"--drop {', '.join(unknown)}: not in the stored scan (endpoints: {', '.join(sorted(known))})")
+    working = impact.working_today(scanned, current)
+    wrong = sorted(set(args.drop) - set(working))
+    if wrong:
+        raise UsageError(f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} "
+                         f"(those are: {', '.join(sorted(working)) or 'none'})")  # fmt: skip
     advice = impact.advise(scanned, current, releases, drop=args.drop)
     lines = [f"Advised by tlsverify policy advise from the scan of {scan_time}: the fewest and strongest",
              "Selected suites that keep every endpoint working today working, strongest first."]  # fmt: skip
@@ -151,6 +161,12 @@ def run_advise(args: argparse.Namespace) -> int:
         info = catalog.resolve(suite)
         if info.strength is not catalog.Strength.SECURE:
             lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
+    for suite in advice.legacy:
+        lines.append(f"{catalog.resolve(suite).jsse_name} is not in release {current.release} (legacy): "
+                     "kept because an endpoint accepts nothing stronger that the release ships")  # fmt: skip
+    for endpoint_id, gets, best in advice.weaker_by_server_order:
+        lines.append(f"{endpoint_id} imposes its own order and will negotiate {catalog.resolve(gets).jsse_name}, "
+                     f"though it accepts the stronger {catalog.resolve(best).jsse_name}")  # fmt: skip
     if advice.dropped:
         lines.append(f"Endpoints given up (--drop): {', '.join(advice.dropped)}")
     if advice.not_working_today:
@@ -164,10 +180,17 @@ def run_advise(args: argparse.Namespace) -> int:
     for line in lines[2:]:
         print(line, file=sys.stderr)
     if args.drop:
-        without = impact.advise(scanned, current, releases)
-        gained = [s for s in without.policy.selected if s not in advice.policy.selected]
-        names = ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in gained)
-        print(f"Giving up {', '.join(args.drop)} lets you disable: {names or 'nothing more'}", file=sys.stderr)
+        without = impact.advise(scanned, current, releases).policy.selected
+        with_drop = advice.policy.selected
+
+        def names(suites: list[str]) -> str:
+            return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in suites)
+
+        gone = [s for s in without if s not in with_drop]
+        added = [s for s in with_drop if s not in without]
+        print(f"Giving up {', '.join(args.drop)} lets you disable: {names(gone) or 'nothing more'}", file=sys.stderr)
+        if added:
+            print(f"... and the smallest set then selects instead: {names(added)}", file=sys.stderr)
     print(f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints.",
           file=sys.stderr)  # fmt: skip
     return EXIT_OK

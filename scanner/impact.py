@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from itertools import combinations
+from math import comb
 
 from scanner import catalog
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
@@ -74,6 +76,7 @@ class ImpactReport:
     change: str
     scan_time: str
     endpoints: tuple[EndpointImpact, ...]
+    notes: tuple[str, ...] = ()
 
     @property
     def breaks(self) -> tuple[EndpointImpact, ...]:
@@ -90,7 +93,7 @@ def endpoint_impact(
     """Predict one endpoint under both policies from what the scan learned about it."""
     if probe is None:
         return EndpointImpact(endpoint, None, None, ImpactStatus.UNKNOWN, "not in the stored scan: run with --rescan")
-    if probe.status in NO_DATA:
+    if probe.status in NO_DATA and not probe.accepted_tls12:
         reason = f"{NO_DATA[probe.status]} ({probe.reason or 'no reason recorded'})"
         return EndpointImpact(endpoint, None, None, ImpactStatus.UNKNOWN, reason)
     if probe.status is EndpointStatus.NO_TLS12:
@@ -99,7 +102,7 @@ def endpoint_impact(
         )
     old = negotiate(before.selected, probe.accepted_tls12, probe.server_preference)
     new = negotiate(after.selected, probe.accepted_tls12, probe.server_preference)
-    order = "the server's order" if probe.server_preference else "the client's order"
+    order = _order(probe, before, after)
     if old is None and new is None:
         status, reason = ImpactStatus.UNCHANGED, "no common suite before or after"
     elif new is None:
@@ -112,6 +115,17 @@ def endpoint_impact(
         status, reason = ImpactStatus.CHANGES, f"{old} -> {new} ({order})"
     rescue = _rescue(probe.accepted_tls12, after, releases) if new is None else ()
     return EndpointImpact(endpoint, old, new, status, reason, rescue)
+
+
+def _order(probe: ProbeResult, before: Policy, after: Policy) -> str:
+    if probe.server_preference:
+        return "the server's order"
+    if probe.server_preference is False:
+        return "the client's order"
+    shared = set(probe.accepted_tls12) & (set(before.selected) | set(after.selected))
+    if len(shared) > 1:
+        return "order unknown: the client's assumed, so the suite is a guess; whether it connects is not"
+    return "the only shared suite"
 
 
 def _rescue(accepted: Sequence[str], after: Policy, releases: Releases) -> tuple[Rescue, ...]:
@@ -137,19 +151,23 @@ def impact(
     releases: Releases,
     change: str,
     scan_time: str,
+    notes: Sequence[str] = (),
 ) -> ImpactReport:
     """Every endpoint's impact, sorted by id."""
     rows = tuple(
         endpoint_impact(e, p, before, after, releases) for e, p in sorted(scanned, key=lambda item: item[0].id)
     )
-    return ImpactReport(before, after, change, scan_time, rows)
+    return ImpactReport(before, after, change, scan_time, rows, tuple(notes))
 
 
-def with_verification(row: EndpointImpact, negotiated: str | None, note: str | None) -> EndpointImpact:
-    """Attach the result of a real handshake offering the proposed Selected list."""
-    if row.status is ImpactStatus.UNKNOWN:
-        return replace(row, verify_note=note)
-    return replace(row, verified=negotiated == row.after, verified_suite=negotiated, verify_note=note)
+def with_verification(row: EndpointImpact, real: ProbeResult | None) -> EndpointImpact:
+    """Attach the result of a real handshake offering the proposed Selected list. A handshake that could
+    not happen (unreachable, timeout) checks nothing: `verified` stays None, with the reason."""
+    if row.status is ImpactStatus.UNKNOWN or real is None:
+        return replace(row, verify_note="no data to check against" if real is None else None)
+    if real.status not in (EndpointStatus.OK, EndpointStatus.NO_COMMON_SUITE):
+        return replace(row, verify_note=f"could not check: {real.reason}")
+    return replace(row, verified=real.negotiated == row.after, verified_suite=real.negotiated)
 
 
 # --- the advisor -----------------------------------------------------------------------------------
@@ -164,7 +182,21 @@ class Advice:
     keeps: tuple[str, ...]
     dropped: tuple[str, ...]
     not_working_today: tuple[str, ...]
-    uncoverable: tuple[str, ...]
+    legacy: tuple[str, ...]  # Selected suites the release does not ship, kept because an endpoint needs one
+    weaker_by_server_order: tuple[tuple[str, str, str], ...]  # (endpoint, suite it will get, its best suite)
+
+
+MAX_EXACT = 6
+"""Up to this many suites the advisor finds the smallest cover by search; beyond, it covers greedily."""
+
+
+def working_today(scanned: Sequence[tuple[Endpoint, ProbeResult]], current: Policy) -> dict[str, ProbeResult]:
+    """Endpoints that connect under `current`, judged from what the scan learned (not from how it ran)."""
+    return {
+        e.id: p
+        for e, p in scanned
+        if p.accepted_tls12 and negotiate(current.selected, p.accepted_tls12, p.server_preference) is not None
+    }
 
 
 def advise(
@@ -175,43 +207,65 @@ def advise(
 ) -> Advice:
     """The strongest, then fewest, Selected suites so every endpoint that works today still works.
 
-    Strongest first: each endpoint may only be served by a suite of the best strength tier it accepts
-    (forward secrecy, AEAD, ECDHE: as `policy check` ranks them), so no endpoint is pushed to a weaker
-    suite than it supports. Fewest then: a greedy cover takes the suite that serves the most endpoints
-    still unserved. Selected comes out strongest first; every other suite of the release is Disabled.
+    Strongest first: each endpoint may only be served by a suite of the best strength tier it accepts among
+    those usable (shipped by the release, or Selected today), so no endpoint is pushed to a weaker suite
+    than it supports. Fewest then: the smallest such set (found by search, greedily past MAX_EXACT suites).
+    A server that imposes its own order may still pick a weaker suite of the set: that is reported.
     """
     release = releases.get(current.release)
     shipped = set(release.available) if release else set(current.selected) | set(current.disabled)
-    working = {e.id: p for e, p in scanned if p.status is EndpointStatus.OK and p.negotiated and e.id not in drop}
-    not_working = tuple(sorted(e.id for e, p in scanned if p.status is not EndpointStatus.OK))
+    usable = shipped | set(current.selected)
+    all_working = working_today(scanned, current)
+    working = {i: p for i, p in all_working.items() if i not in drop}
+    not_working = tuple(sorted(e.id for e, _ in scanned if e.id not in all_working))
     eligible: dict[str, set[str]] = {}
     for endpoint_id, probe in working.items():
-        usable = [s for s in probe.accepted_tls12 if s in shipped]
-        if usable:
-            best = min(tier(catalog.resolve(s)) for s in usable)
-            eligible[endpoint_id] = {s for s in usable if tier(catalog.resolve(s)) == best}
-    uncoverable = tuple(sorted(set(working) - set(eligible)))
-    uncovered = set(eligible)
-    chosen: list[str] = []
+        candidates = [s for s in probe.accepted_tls12 if s in usable]
+        best = min(tier(catalog.resolve(s)) for s in candidates)
+        eligible[endpoint_id] = {s for s in candidates if tier(catalog.resolve(s)) == best}
+    chosen = _smallest_cover(eligible)
+    # A suite no endpoint would negotiate (a server's own order took another) serves nobody: leave it out.
+    while True:
+        used = {negotiate(chosen, p.accepted_tls12, p.server_preference) for p in working.values()}
+        idle = [s for s in chosen if s not in used]
+        if not idle:
+            break
+        chosen = [s for s in chosen if s != idle[0]]
+    selected = tuple(suggested_order(catalog.strongest_first(chosen)))
+    ordered = release.available if release else (*current.selected, *current.disabled)
+    disabled = tuple(n for n in ordered if n not in set(selected))
+    advised = Policy(current.release, current.protocols_selected, current.protocols_disabled, selected, disabled)
+    gets = {i: negotiate(selected, p.accepted_tls12, p.server_preference) for i, p in working.items()}
+    kept_for = tuple((s, tuple(sorted(i for i, g in gets.items() if g == s))) for s in selected)
+    weaker = tuple(
+        (i, str(gets[i]), min(eligible[i], key=lambda n: catalog.resolve(n).sort_key))
+        for i in sorted(working)
+        if gets[i] not in eligible[i]
+    )
+    legacy = tuple(s for s in selected if s not in shipped)
+    return Advice(advised, kept_for, tuple(sorted(working)), tuple(sorted(drop)), not_working, legacy, weaker)
+
+
+def _smallest_cover(eligible: dict[str, set[str]]) -> list[str]:
+    """The fewest suites such that every endpoint has one of its eligible suites; strongest among ties."""
+    candidates = sorted(
+        {s for options in eligible.values() for s in options}, key=lambda n: catalog.resolve(n).sort_key
+    )
+    if not eligible:
+        return []
+    for size in range(1, min(MAX_EXACT, len(candidates)) + 1):
+        if comb(len(candidates), size) > 200_000:
+            break
+        for combo in combinations(candidates, size):  # candidates are strongest first, so is the first hit
+            chosen = set(combo)
+            if all(options & chosen for options in eligible.values()):
+                return list(combo)
+    uncovered, greedy = set(eligible), []
     while uncovered:
-        candidates = {s for i in uncovered for s in eligible[i]}
         pick = min(
-            candidates,
+            {s for i in uncovered for s in eligible[i]},
             key=lambda s: (-sum(1 for i in uncovered if s in eligible[i]), catalog.resolve(s).sort_key),
         )
-        chosen.append(pick)
+        greedy.append(pick)
         uncovered = {i for i in uncovered if pick not in eligible[i]}
-    selected = tuple(suggested_order(catalog.strongest_first(chosen)))
-    ordered_release = release.available if release else (*current.selected, *current.disabled)
-    disabled = tuple(n for n in ordered_release if n not in set(selected))
-    advised = Policy(current.release, current.protocols_selected, current.protocols_disabled, selected, disabled)
-    kept_for = tuple(
-        (
-            s,
-            tuple(
-                sorted(i for i, p in working.items() if negotiate(selected, p.accepted_tls12, p.server_preference) == s)
-            ),
-        )
-        for s in selected
-    )
-    return Advice(advised, kept_for, tuple(sorted(working)), tuple(sorted(drop)), not_working, uncoverable)
+    return greedy

@@ -9,10 +9,12 @@ import pytest
 
 from scanner.cli import main
 from scanner.config import load_policy, load_releases, write_endpoints
-from scanner.impact import ImpactStatus, endpoint_impact, negotiate
+from scanner.impact import ImpactStatus, advise, endpoint_impact, negotiate, working_today
 from scanner.lab.demo import DEMO_SERVERS, start_lab
-from scanner.lab.servers import Lab
+from scanner.lab.servers import Lab, ServerSpec
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.report.view import scan_from_report
+from scanner.store import Store
 from tests.conftest import ROOT, endpoint
 
 RELEASES = load_releases()
@@ -109,7 +111,7 @@ def test_reset_to_default_breaks_the_server_that_needs_a_tls_rsa_suite(tmp_path:
     assert scep["status"] == "breaks" and scep["before"] == "TLS_RSA_WITH_AES_256_GCM_SHA384" and scep["after"] is None
     rescue = {"suite": "TLS_RSA_WITH_AES_256_GCM_SHA384", "jsse_name": "TLS_RSA_WITH_AES_256_GCM_SHA384"}
     assert scep["rescue"][0] == {**rescue, "list": "disabled"}
-    assert scep["verified"] is True  # the real handshake with the new Selected list fails too
+    assert scep["verified"] is True and scep["verify_note"] is None  # the real handshake fails too
     assert rows["sentry"]["status"] == "unknown"
     assert all(e["verified"] is not False for e in doc["endpoints"])  # no prediction contradicted
     assert doc["schema"] == "tlsverify/impact/1"
@@ -162,7 +164,11 @@ def test_the_advisors_policy_breaks_nothing_it_promised(tmp_path: Path, lab_endp
     assert "TLS_RSA_WITH_AES_256_GCM_SHA384" in advised.selected
     assert len(advised.selected) < len(load_policy(current).selected)
     code, doc = run(tmp_path, lab_endpoints, current, "impact", "--proposed", str(advice), "--verify")
-    promised = {"apns", "apple-dep", "gateway", "scep", "smtps"}
+    with Store(Path(db)) as store:
+        latest = store.latest()
+    assert latest is not None
+    promised = set(working_today(scan_from_report(latest.report), load_policy(current)))
+    assert promised == {"apns", "apple-dep", "gateway", "scep", "smtps"}
     assert advised.selected == (  # each endpoint's strongest tier, fewest suites, strongest first
         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",  # apns, apple-dep, gateway
         "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",  # smtps
@@ -176,10 +182,99 @@ def test_the_advisors_policy_breaks_nothing_it_promised(tmp_path: Path, lab_endp
     assert main(["policy", "advise", "--policy", str(current), "--db", db, "--drop", "scep"]) == 0
     out, err = capsys.readouterr()
     assert "Giving up scep lets you disable: TLS_RSA_WITH_AES_256_GCM_SHA384 (weak)" in err
-    assert "TLS_RSA_WITH_AES_256_GCM_SHA384\n" not in out.split("disabled:")[0]
+    selected_part = out.split("cipher_suites:")[1].split("disabled:")[0]
+    assert (
+        "TLS_RSA_WITH_AES_256_GCM_SHA384" not in selected_part
+        and "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in selected_part
+    )
 
 
 def test_impact_needs_a_stored_scan(tmp_path: Path, lab_endpoints: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = run(tmp_path, lab_endpoints, ROOT / "policy.yaml", "impact", "--reset-to-default")
     assert code == 2
     assert "no complete Verify All run stored" in capsys.readouterr().err
+
+
+# --- the advisor, pure -------------------------------------------------------------------------------
+
+GCM = ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+       "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")  # fmt: skip
+
+
+def scanned(*accepts: tuple[tuple[str, ...], bool]) -> list[tuple]:  # type: ignore[type-arg]
+    return [
+        (
+            endpoint(f"e{i}", 1),
+            ProbeResult(f"e{i}", EndpointStatus.OK, accepted_tls12=acc, server_preference=pref, negotiated=acc[0]),
+        )
+        for i, (acc, pref) in enumerate(accepts)
+    ]
+
+
+def test_advisor_finds_the_smallest_cover() -> None:
+    a, b, c = GCM
+    scan = scanned(((a, c), False), ((a, c), False), ((a,), False), ((b, c), False), ((b, c), False), ((b,), False))
+    current = policy(GCM)
+    assert set(advise(scan, current, RELEASES).policy.selected) == {a, b}  # a greedy cover would take three
+
+
+def test_advisor_reports_a_server_that_takes_a_weaker_suite_and_drops_idle_ones() -> None:
+    strong, weak = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_CBC_SHA"
+    scan = scanned(((weak, strong), True), ((weak,), False))  # e0 prefers the weak suite; e1 has nothing else
+    advice = advise(scan, policy((strong, weak)), RELEASES)
+    assert advice.policy.selected == (weak,)  # the strong suite would serve nobody: e0 picks the weak one
+    assert advice.weaker_by_server_order == (("e0", weak, strong),)
+
+
+def test_working_today_is_judged_under_the_current_policy() -> None:
+    scan = scanned(((GCM[0],), False), (("TLS_RSA_WITH_AES_128_CBC_SHA",), False))
+    assert set(working_today(scan, policy((GCM[0],)))) == {"e0"}
+    assert set(working_today(scan, policy((GCM[0], "TLS_RSA_WITH_AES_128_CBC_SHA")))) == {"e0", "e1"}
+
+
+def test_an_endpoint_that_needs_a_legacy_suite_keeps_it() -> None:
+    chacha = "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"  # not in 10.3.0.0
+    current = Policy("10.3.0.0", (TlsVersion.TLSV1_2,), (), (GCM[0], chacha), ())
+    advice = advise(scanned(((chacha,), False), ((GCM[0],), False)), current, RELEASES)
+    assert set(advice.policy.selected) == {GCM[0], chacha}
+    assert advice.legacy == (chacha,)
+
+
+# --- verification that cannot happen, or that contradicts ----------------------------------------------
+
+
+def test_verify_reports_a_contradicted_prediction_and_an_unreachable_server(tmp_path: Path) -> None:
+    with Lab() as lab:
+        changing = lab.start(ServerSpec("changing", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"))
+        leaving = lab.start(ServerSpec("leaving", "ECDHE-RSA-AES128-GCM-SHA256"))
+        endpoints = tmp_path / "endpoints.yaml"
+        write_endpoints([{"id": s.name, "host": f"{s.name}.lab.tlsverify.test", "ip": "127.0.0.1", "port": s.port}
+                         for s in (changing, leaving)], endpoints, "verify")  # fmt: skip
+        run(tmp_path, endpoints, ROOT / "policy.yaml", "verify-all")
+        # After the scan, one server is reconfigured (AES-256 only) and the other goes away.
+        changing.spec = ServerSpec("changing", "ECDHE-RSA-AES256-GCM-SHA384")
+        changing.start_context()
+        leaving.stop()
+        code, doc = run(tmp_path, endpoints, ROOT / "policy.yaml", "impact", "--proposed",
+                        str(write_policy(tmp_path, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])), "--verify")  # fmt: skip
+    rows = {e["id"]: e for e in doc["endpoints"]}
+    assert rows["changing"]["after"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    assert rows["changing"]["verified"] is False and rows["changing"]["verified_suite"] is None
+    assert rows["leaving"]["verified"] is None and rows["leaving"]["verify_note"].startswith("could not check")
+    assert doc["summary"]["mismatches"] == 1
+    assert code == 1  # a contradicted prediction fails the gate
+
+
+def write_policy(tmp_path: Path, selected: list[str]) -> Path:
+    path = tmp_path / "proposed.yaml"
+    path.write_text('release: "12.0.0.0"\ncipher_suites:\n  selected: [' + ", ".join(selected) + "]\n")
+    return path
+
+
+def test_only_and_rescan(tmp_path: Path, lab_endpoints: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    current = ROOT / "policy.yaml"
+    code, doc = run(tmp_path, lab_endpoints, current, "impact", "--reset-to-default", "--rescan", "--only", "apns")
+    assert code == 0 and [e["id"] for e in doc["endpoints"]] == ["apns"]  # --rescan needs no earlier scan
+    assert run(tmp_path, lab_endpoints, current, "impact", "--reset-to-default", "--only", "apsn")[0] == 2
+    assert "--only apsn: not in the stored scan" in capsys.readouterr().err
+    assert run(tmp_path, lab_endpoints, current, "impact", "--upgrade-to", "12.0.0.0", "--release", "9.0")[0] == 2

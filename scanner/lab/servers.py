@@ -167,9 +167,13 @@ class TlsServer(LoopbackServer):
         return ctx
 
     def start(self) -> TlsServer:
-        self._context = self.context()
+        self.start_context()
         super().start()
         return self
+
+    def start_context(self) -> None:
+        """(Re)build the TLS context from `spec`: a running server can be reconfigured between probes."""
+        self._context = self.context()
 
     def handle(self, conn: socket.socket) -> None:
         assert self._context is not None

@@ -36,6 +36,7 @@ def _endpoint(row: EndpointImpact) -> dict[str, Any]:
         "verified": row.verified,
         "verified_suite": row.verified_suite,
         "verify_note": row.verify_note,
+        "fails_after": row.after is None and row.status is not ImpactStatus.UNKNOWN,
     }
 
 
@@ -49,6 +50,7 @@ def document(report: ImpactReport, generated_at: datetime) -> dict[str, Any]:
         "before": _lists(report.before),
         "after": _lists(report.after),
         "summary": {"endpoints": len(report.endpoints), **counts, "mismatches": len(report.mismatches)},
+        "notes": list(report.notes),
         "endpoints": [_endpoint(row) for row in report.endpoints],
     }
 
@@ -75,6 +77,7 @@ def render_html(report: ImpactReport, generated_at: datetime) -> str:
 
 def summary(report: ImpactReport) -> str:
     lines = [f"Impact of {report.change} (scan of {report.scan_time}):"]
+    lines += [f"note: {n}" for n in report.notes]
     width = max((len(r.endpoint.id) for r in report.endpoints), default=8)
     for row in report.endpoints:
         mark = "!! " if row.status is ImpactStatus.BREAKS or row.verified is False else "   "
