@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -163,6 +163,20 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     return data, node
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _parse(path: Path, model: type[Model], keys: list[str], expected: str) -> tuple[Model, yaml.Node | None]:
+    """Read a YAML file and validate it against `model`; every problem becomes a ConfigError."""
+    data, node = _read(path)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, 1, "", expected)])
+    try:
+        return model.model_validate(data), node
+    except ValidationError as exc:
+        raise ConfigError(_problems(path, node, exc, keys)) from None
+
+
 def _duplicate_keys(path: str, node: yaml.Node | None) -> Iterator[Problem]:
     """A key given twice in one mapping: YAML readers silently keep the last one; we refuse."""
     if isinstance(node, yaml.MappingNode):
@@ -251,13 +265,7 @@ _POLICY_KEYS = [*list(_PolicyFile.model_fields), "selected", "disabled"]
 
 def load_endpoints(path: Path) -> list[Endpoint]:
     """The endpoints of an endpoints.yaml file, validated; raises ConfigError listing every problem."""
-    data, node = _read(path)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(str(path), 1, 1, "", "expected a mapping with an 'endpoints:' list")])
-    try:
-        parsed = _EndpointsFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_problems(path, node, exc, _ENDPOINT_KEYS)) from None
+    parsed, node = _parse(path, _EndpointsFile, _ENDPOINT_KEYS, "expected a mapping with an 'endpoints:' list")
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(parsed.endpoints):
@@ -294,13 +302,7 @@ def load_endpoints(path: Path) -> list[Endpoint]:
 
 def read_policy_document(path: Path) -> PolicyDocument:
     """A policy file as written, every value with its place; raises ConfigError only for its shape."""
-    data, node = _read(path)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(str(path), 1, 1, "", "expected a mapping with release, protocols, cipher_suites")])
-    try:
-        parsed = _PolicyFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_problems(path, node, exc, _POLICY_KEYS)) from None
+    parsed, node = _parse(path, _PolicyFile, _POLICY_KEYS, "expected a mapping with release, protocols, cipher_suites")
 
     def entries(section: str, key: str, values: list[str]) -> tuple[Entry, ...]:
         out = []
@@ -362,13 +364,7 @@ _RELEASE_KEYS = list(_ReleaseFile.model_fields)
 
 def read_release(path: Path) -> Release:
     """One release data file, validated: names resolve, defaults are available, the lists do not overlap."""
-    data, node = _read(path)
-    if not isinstance(data, dict):
-        raise ConfigError([Problem(str(path), 1, 1, "", "expected a mapping: release, available, default_selected")])
-    try:
-        parsed = _ReleaseFile.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(_problems(path, node, exc, _RELEASE_KEYS)) from None
+    parsed, node = _parse(path, _ReleaseFile, _RELEASE_KEYS, "expected a mapping: release, available, default_selected")
     problems: list[Problem] = []
 
     def names(key: str) -> tuple[str, ...]:

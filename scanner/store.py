@@ -104,6 +104,10 @@ class StoredRun:
     report: dict[str, Any]
 
 
+def _stored(row: tuple[Any, ...]) -> StoredRun:
+    return StoredRun(int(row[0]), str(row[1]), bool(row[2]), json.loads(row[3]))
+
+
 @dataclass(frozen=True)
 class AppliedPolicy:
     """A policy recorded by `tlsverify policy apply`; its time starts a usage collection period."""
@@ -220,14 +224,14 @@ class Store:
         rows = self._db.execute(
             "SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [StoredRun(r[0], r[1], bool(r[2]), json.loads(r[3])) for r in rows]
+        return [_stored(r) for r in rows]
 
     def latest(self, complete_only: bool = True) -> StoredRun | None:
         """The newest (complete) run, or None."""
         query = "SELECT id, generated_at, complete, report_json FROM runs"
         query += " WHERE complete = 1" if complete_only else ""
         row = self._db.execute(query + " ORDER BY id DESC LIMIT 1").fetchone()
-        return StoredRun(row[0], row[1], bool(row[2]), json.loads(row[3])) if row else None
+        return _stored(row) if row else None
 
     def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
         """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""
