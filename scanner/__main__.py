@@ -1,7 +1,5 @@
 """`python -m scanner` runs the tlsverify command line."""
 
-import sys
+from scanner.cli import entry
 
-from scanner.cli import main
-
-sys.exit(main())
+entry()

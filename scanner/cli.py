@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from scanner.runner import (
     EXIT_USAGE,
     UsageError,
     checked_policy,
+    exit_now,
     run_verify_all,
     select_endpoints,
 )
@@ -98,6 +100,18 @@ def build_parser() -> argparse.ArgumentParser:
     cli_impact.add_impact_command(commands, add_scan_options)
     cli_policy.add_commands(commands)
     return parser
+
+
+def entry() -> None:
+    """The console script: run, then leave even if a probe thread was abandoned past its deadline (a
+    resolver that never answers, say); everything is written by then."""
+    code = main()
+    for thread in threading.enumerate():
+        if thread.name.startswith("tlsverify-probe"):
+            thread.join(timeout=1)
+            if thread.is_alive():
+                exit_now(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

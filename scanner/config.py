@@ -125,10 +125,11 @@ class _PolicyFile(_Strict):
 def _read(path: Path) -> tuple[Any, yaml.Node | None]:
     shown = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ConfigError([Problem(shown, None, None, "", f"file is {size} bytes; the limit is {MAX_FILE_BYTES}")])
-        raw = path.read_bytes()
+        with path.open("rb") as handle:  # read at most the limit: stat() says 0 for /dev/zero and pipes
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            message = f"file is larger than the limit of {MAX_FILE_BYTES} bytes"
+            raise ConfigError([Problem(shown, None, None, "", message, "remove what is not needed")])
     except FileNotFoundError:
         raise ConfigError([Problem(shown, None, None, "", "file not found", "check the path")]) from None
     except IsADirectoryError:
@@ -147,6 +148,11 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
         raise ConfigError([Problem(shown, None, None, "", "file is empty")])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+        aliased = _first_alias(node)
+        if aliased is not None:
+            raise ConfigError([Problem(shown, aliased.start_mark.line + 1, aliased.start_mark.column + 1, "",
+                                       "YAML anchors and aliases (&name, *name) are not supported here",
+                                       "write the values out")])  # fmt: skip
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -157,6 +163,8 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError([Problem(shown, None, None, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:
+        raise ConfigError([Problem(shown, None, None, "", "invalid YAML: nested too deeply")]) from None
     duplicates = list(_duplicate_keys(shown, node))
     if duplicates:
         raise ConfigError(duplicates)
@@ -175,6 +183,22 @@ def _parse(path: Path, model: type[Model], keys: list[str], expected: str) -> tu
         return model.model_validate(data), node
     except ValidationError as exc:
         raise ConfigError(_problems(path, node, exc, keys)) from None
+
+
+def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
+    """A node reached twice (an alias, maybe recursive, maybe a 'billion laughs' bomb), or None."""
+    seen: set[int] = set()
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            return node
+        seen.add(id(node))
+        if isinstance(node, yaml.MappingNode):
+            stack += [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            stack += list(node.value)
+    return None
 
 
 def _duplicate_keys(path: str, node: yaml.Node | None) -> Iterator[Problem]:

@@ -112,9 +112,10 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
         if applied is not None and applied.policy == policy_dict(policy):
             report = replace(report, period_start=applied.applied_at)
         report = replace(report, run_id=store.save(report))
-    html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
-    write_report(html_path, html_report.render(report))
-    write_report(json_path, json_report.render(report))
+        # Still under the lock: a run that waited for this one cannot have its reports overwritten by ours.
+        html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
+        write_report(html_path, html_report.render(report))
+        write_report(json_path, json_report.render(report))
     print(text.summary(report))
     print(f"\nReports: {html_path}  {json_path}  (run {report.run_id} stored in {db_path(args)})")
     if not complete:
@@ -124,7 +125,10 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
 
 def write_report(path: Path, content: str) -> None:
     """Write atomically (temp file, then rename), owner-only: reports may hold internal host names."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the report directory {path.parent}: {exc.strerror or exc}") from None
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

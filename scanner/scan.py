@@ -59,8 +59,9 @@ async def scan(
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe")
     try:
 
-        def work(endpoint: Endpoint) -> ProbeResult:
-            gate = _gate(loop, tick, time.monotonic(), settings.deadline_s)
+        def work(endpoint: Endpoint, started: list[float]) -> ProbeResult:
+            started.append(time.monotonic())
+            gate = _gate(loop, tick, started[0], settings.deadline_s)
             return prober.probe(endpoint, policy, gate)
 
         async def one(endpoint: Endpoint) -> ProbeResult:
@@ -69,9 +70,10 @@ async def scan(
                 started = time.monotonic()
                 try:
                     # The prober keeps its own deadline; this outer bound only catches a prober that does not.
-                    result = await asyncio.wait_for(
-                        loop.run_in_executor(pool, work, endpoint), timeout=2 * settings.deadline_s + 30
-                    )
+                    # Its clock starts when a worker takes the endpoint, not while it waits for one.
+                    worker_started: list[float] = []
+                    future = loop.run_in_executor(pool, work, endpoint, worker_started)
+                    result = await _bounded(future, worker_started, 2 * settings.deadline_s + 30)
                 except TimeoutError:
                     result = _failed(
                         endpoint,
@@ -96,6 +98,16 @@ async def scan(
     finally:
         # Never wait here for a worker stuck past its deadline: its result was already replaced.
         pool.shutdown(wait=False, cancel_futures=True)
+
+
+async def _bounded(future: asyncio.Future[ProbeResult], started: list[float], limit_s: float) -> ProbeResult:
+    """The future's result, or TimeoutError once it has run `limit_s` seconds since `started` was set."""
+    while True:
+        done, _ = await asyncio.wait({future}, timeout=0.5)
+        if done:
+            return future.result()
+        if started and time.monotonic() - started[0] > limit_s:
+            raise TimeoutError
 
 
 def _failed(endpoint: Endpoint, status: EndpointStatus, reason: str, started: float) -> ProbeResult:

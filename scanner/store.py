@@ -65,12 +65,19 @@ CREATE TABLE IF NOT EXISTS applied_policies (
 """
 
 
+class StoreError(Exception):
+    """The database cannot be opened or is not a tlsverify database."""
+
+
 @contextmanager
 def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Serialize runs that share a database: an exclusive lock on DB.lock, waited for (not failed on)."""
     path = db.with_name(db.name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    except OSError as exc:
+        raise StoreError(f"{db}: cannot create its lock file {path}: {exc.strerror or exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -84,14 +91,14 @@ def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[No
 
 
 def _pause_for_crash_tests() -> None:
-    """Tests that kill -9 a run in the middle of its write set TLSVERIFY_STORE_PAUSE (seconds)."""
+    """Tests that kill -9 a run in the middle of its write set TLSVERIFY_STORE_PAUSE (seconds), and
+    TLSVERIFY_STORE_PAUSE_MARK (a file created when the pause begins, so they know when to kill)."""
     pause = os.environ.get("TLSVERIFY_STORE_PAUSE")
     if pause:
+        mark = os.environ.get("TLSVERIFY_STORE_PAUSE_MARK")
+        if mark:
+            Path(mark).touch()
         time.sleep(float(pause))
-
-
-class StoreError(Exception):
-    """The database cannot be opened or is not a tlsverify database."""
 
 
 @dataclass(frozen=True)

@@ -153,3 +153,19 @@ def test_malformed_yaml_has_line_and_column(tmp_path: Path) -> None:
 
 def test_missing_file(tmp_path: Path) -> None:
     assert "file not found" in problems(tmp_path / "nope.yaml", load_endpoints)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("endpoints: &a [ *a ]\n", ":1:12: YAML anchors and aliases"),
+        ('a: &a ["x", "x"]\nb: &b [*a, *a]\nendpoints: [*b, *b]\n', "YAML anchors and aliases"),
+        ("[" * 5000 + "]" * 5000 + "\n", "nested too deeply"),
+    ],
+)
+def test_recursive_aliases_bombs_and_deep_nesting_are_refused(tmp_path: Path, content: str, expected: str) -> None:
+    assert expected in problems(write(tmp_path, content), load_endpoints)
+
+
+def test_an_endless_file_is_read_only_up_to_the_limit() -> None:
+    assert "larger than the limit" in problems(Path("/dev/zero"), load_endpoints)

@@ -3,6 +3,7 @@ owner-only files."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -42,13 +43,21 @@ def test_kill_9_during_the_write_leaves_the_last_complete_run_intact(two_endpoin
     first = subprocess.run(command(two_endpoints, out), capture_output=True, text=True, timeout=120, check=False)
     assert first.returncode == 0, first.stderr
     db = out / "tlsverify.sqlite"
-    env = {**os.environ, "TLSVERIFY_STORE_PAUSE": "30"}  # hold the write transaction open
+    mark = tmp_path / "inside-the-write"
+    # Hold the write transaction open, and say when it is open, so the kill lands inside it.
+    env = {**os.environ, "TLSVERIFY_STORE_PAUSE": "30", "TLSVERIFY_STORE_PAUSE_MARK": str(mark)}
     rng = random.Random(7)
     for attempt in range(4):
+        mark.unlink(missing_ok=True)
         process = subprocess.Popen(command(two_endpoints, out), env=env, stdout=subprocess.DEVNULL,
                                    stderr=subprocess.DEVNULL)  # fmt: skip
-        # The probes take well under two seconds here; kill inside the write, or at a random earlier moment.
-        time.sleep(2.5 if attempt % 2 == 0 else rng.uniform(0.0, 2.0))
+        if attempt % 2 == 0:  # inside the write
+            deadline = time.monotonic() + 60
+            while not mark.exists() and time.monotonic() < deadline:
+                time.sleep(0.02)
+            assert mark.exists(), "the run never reached its write"
+        else:  # at a random earlier moment: while probing, or starting up
+            time.sleep(rng.uniform(0.0, 1.0))
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
         with sqlite3.connect(db) as raw:
@@ -70,9 +79,23 @@ def test_two_runs_on_one_database_wait_for_each_other(two_endpoints: Path, tmp_p
         assert process.stderr is not None
         line = process.stderr.readline()
         assert "waiting for another run that uses" in line
-        assert process.poll() is None  # still waiting while the lock is held
+        time.sleep(1.0)  # a run that did not wait would be done by now (it takes well under a second)
+        assert process.poll() is None
+        assert not (out / "verify-all.json").exists()
     stdout, _ = process.communicate(timeout=120)
     assert process.returncode == 0 and "run 1 stored" in stdout
+
+
+def test_the_reports_on_disk_are_from_the_last_run_to_finish(two_endpoints: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runs = [subprocess.Popen(command(two_endpoints, out), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                             text=True) for _ in range(3)]  # fmt: skip
+    for run in runs:
+        run.communicate(timeout=120)
+    with Store(out / "tlsverify.sqlite") as store:
+        newest = store.runs()[0]
+    assert newest.id == 3
+    assert json.loads((out / "verify-all.json").read_text())["run_id"] == 3
 
 
 def test_reports_and_database_are_owner_only(two_endpoints: Path, tmp_path: Path) -> None:
@@ -93,7 +116,7 @@ def test_a_huge_endpoints_file_is_refused_without_reading_it(
         handle.write("  - {id: a, host: a.test, port: 443}  # padding padding padding padding\n" * 90_000)
     assert main(["verify-all", "--endpoints", str(huge), "--policy", str(ROOT / "policy.yaml"),
                  "--out", str(tmp_path / "out")]) == 2  # fmt: skip
-    assert "the limit is" in capsys.readouterr().err
+    assert "file is larger than the limit of 5242880 bytes" in capsys.readouterr().err
 
 
 def test_a_directory_or_a_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

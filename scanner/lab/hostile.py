@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import struct
+import threading
 from dataclasses import dataclass
 
 from scanner.lab.servers import LoopbackServer
@@ -79,3 +80,55 @@ class GarbageServer(LoopbackServer):
     def handle(self, conn: socket.socket) -> None:
         conn.recv(16384)
         conn.sendall(os.urandom(512))
+
+
+@dataclass
+class BacklogServer(LoopbackServer):
+    """A listener whose accept queue is full for `hold_s` seconds (new SYNs are dropped and retried by the
+    client's kernel), then dribbles: the TCP connect itself is slow before the handshake even starts."""
+
+    hold_s: float = 1.5
+    _listener: socket.socket | None = None
+    _filler: socket.socket | None = None
+
+    def start(self) -> BacklogServer:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(0)
+        self.port = listener.getsockname()[1]
+        filler = socket.create_connection(("127.0.0.1", self.port))  # fills the queue
+        self._listener, self._filler = listener, filler
+        threading.Thread(target=self._run, name=f"lab-{self.name}", daemon=True).start()
+        return self
+
+    def _run(self) -> None:
+        if self._stop.wait(self.hold_s):
+            return
+        assert self._listener is not None
+        first, _ = self._listener.accept()
+        first.close()
+        self._listener.settimeout(0.2)
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            threading.Thread(target=self._dribble, args=(conn,), daemon=True).start()
+
+    def _dribble(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(16384)
+            conn.sendall(bytes([0x16, 0x03, 0x03, 0x40, 0x00]))
+            while not self._stop.wait(0.2):
+                conn.sendall(b"\x02")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for sock in (self._filler, self._listener):
+            if sock is not None:
+                sock.close()

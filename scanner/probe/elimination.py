@@ -22,6 +22,7 @@ class Elimination:
     picks: tuple[str, ...]
     ended: Outcome | None
     notes: tuple[str, ...] = ()
+    silent_refusals: int = 0  # slices the server closed on without an alert (too large a hello?)
 
     @property
     def unreachable(self) -> Unreachable | None:
@@ -99,11 +100,13 @@ def eliminate_in_chunks(offer: Offer, candidates: Sequence[str], size: int) -> E
     picks: list[str] = []
     notes: list[str] = []
     ended: Outcome | None = None
+    silent = 0
     for start in range(0, len(candidates), size):
         part = eliminate(offer, candidates[start : start + size])
         picks += part.picks
         notes += [n for n in part.notes if n not in notes]
         ended = part.ended
+        silent += refused_without_alert(part.ended)
         if part.unreachable is not None:
             break
-    return Elimination(tuple(picks), ended, tuple(notes))
+    return Elimination(tuple(picks), ended, tuple(notes), silent)

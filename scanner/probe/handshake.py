@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import cache
 from typing import cast
@@ -156,26 +156,40 @@ endpoint's deadline; raises DeadlineExceeded when none are left."""
 
 
 class _Watchdog:
-    """Shuts a connection's socket down when it outlives its wall-clock limit, so a blocked read returns."""
+    """Shuts a connection's socket down when it outlives its wall-clock limit, so a blocked read returns.
+
+    If the limit passes while the TCP connect is still under way (no socket yet), it looks again every
+    20 ms until the socket exists; the connect itself is bounded by the same limit."""
 
     def __init__(self, ssl_client: BaseSslClient, limit_s: float) -> None:
         self.fired = False
         self._client = ssl_client
-        self._timer = threading.Timer(limit_s, self._fire)
-        self._timer.daemon = True
+        self._done = threading.Event()
+        self._timer = self._arm(limit_s)
+
+    def _arm(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._fire)
+        timer.daemon = True
+        return timer
 
     def _fire(self) -> None:
+        if self._done.is_set():
+            return
         sock = self._client.get_underlying_socket()
-        if sock is not None:
-            self.fired = True
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+        if sock is None:
+            self._timer = self._arm(0.02)
+            self._timer.start()
+            return
+        self.fired = True
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
     def __enter__(self) -> _Watchdog:
         self._timer.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._done.set()
         self._timer.cancel()
 
 
@@ -190,8 +204,10 @@ def handshake(
 
     The whole connection lasts at most `limit_s` seconds (default: the target's connection limit).
     """
-    location, network = target.sslyze_settings()
     limit = min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
+    if limit < target.timeout_s:  # near the deadline: the TCP connect may not take longer than what is left
+        target = replace(target, timeout_s=max(limit, 0.05))
+    location, network = target.sslyze_settings()
     try:
         connection = SslConnection(
             server_location=location,
@@ -214,7 +230,7 @@ def handshake(
     with _Watchdog(ssl_client, limit) as watchdog:
         outcome = _connect(connection, ssl_client, target)
     if watchdog.fired and not isinstance(outcome, Accepted):
-        return Unreachable(EndpointStatus.TIMEOUT, f"connection cut after {limit:g} s: the server answers too slowly")
+        return Unreachable(EndpointStatus.TIMEOUT, f"connection cut after {limit:.3g} s: the server answers too slowly")
     return outcome
 
 
@@ -232,11 +248,17 @@ def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Targe
     except ServerRejectedTlsHandshake as exc:
         return Rejected(exc.error_message)
     except TlsHandshakeTimedOut:
-        return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:g} s")
+        cipher = _current_cipher(ssl_client)
+        if cipher:
+            return Unreachable(
+                EndpointStatus.TIMEOUT,
+                f"the server picked {cipher} in its ServerHello, then stopped answering for {target.timeout_s:.3g} s",
+            )
+        return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:.3g} s")
     except ConnectionToServerTimedOut:
         return Unreachable(
             EndpointStatus.TIMEOUT,
-            f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:g} s",
+            f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:.3g} s",
         )
     except ServerRejectedConnection:
         return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
@@ -245,7 +267,7 @@ def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Targe
             EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc.error_message}"
         )
     except TimeoutError:
-        return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:g} s")
+        return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:.3g} s")
     except _nassl.OpenSSLError as exc:
         return Rejected(f"TLS error: {_short(str(exc))}")
     except OSError as exc:

@@ -58,6 +58,7 @@ class _Run:
     connections: int = 0
     notes: list[str] = field(default_factory=list)
     small_hellos: bool = False
+    hello_slice: int = 32
 
     def offer(self, version: TlsVersion, client: Client, suites: Sequence[str] | None) -> Outcome:
         remaining = self.gate()
@@ -183,35 +184,53 @@ def _enumerate(run: _Run) -> _Enumeration:
         run.note(note)
     picks = [*modern.picks, *legacy.picks]
     if preference and run.small_hellos:
-        # Slices keep the server's order only within themselves: one more pass over the accepted suites.
-        picks = [
-            *eliminate(run.offer_tls12(Client.MODERN), modern.picks).picks,
-            *eliminate(run.offer_tls12(Client.LEGACY), legacy.picks).picks,
-        ]
+        # Slices keep the server's order only within themselves: one more pass over the accepted suites,
+        # if they fit in one hello the server takes.
+        if max(len(modern.picks), len(legacy.picks)) <= run.hello_slice:
+            picks = [
+                *eliminate(run.offer_tls12(Client.MODERN), modern.picks).picks,
+                *eliminate(run.offer_tls12(Client.LEGACY), legacy.picks).picks,
+            ]
+        else:
+            run.note("the server's order is known only within each slice of suites offered")
     if preference and modern.picks and legacy.picks:
         run.note("server order between modern and legacy-only suites assumed: legacy-only suites last")
     return _Enumeration(picks, preference)
 
 
-HELLO_SLICE = 32
-"""Suites per ClientHello for servers that refuse large hellos: about 220 bytes, under the 255-byte limit
-some servers and middleboxes have (nassl's hello with every suite is about 370 bytes)."""
+HELLO_SLICES = (32, 16, 8)
+"""Suites per ClientHello for servers that refuse large hellos, tried in turn: 32 make about 220 bytes with
+a short host name, under the 255-byte limit some servers and middleboxes have (nassl's hello with every
+suite is about 370 bytes); a long SNI name needs the smaller slices."""
 
 
 def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
-    """Elimination offering every suite at once; if the server closes on that hello without a word, again
-    with smaller hellos, so the suites are still found."""
+    """Elimination offering every suite at once; if the server closes on that hello without a word (twice,
+    so one dropped connection does not count), again with smaller and smaller hellos."""
     offer = run.offer_tls12(client)
     if run.small_hellos:
-        return eliminate_in_chunks(offer, suites, HELLO_SLICE)
+        return _sliced(offer, suites, run.hello_slice)
     full = eliminate(offer, suites)
-    if full.picks or len(suites) <= HELLO_SLICE or not refused_without_alert(full.ended):
+    if full.picks or len(suites) <= HELLO_SLICES[-1] or not refused_without_alert(full.ended):
         return full
-    sliced = eliminate_in_chunks(offer, suites, HELLO_SLICE)
-    if sliced.picks:
-        run.small_hellos = True
-        run.note(f"the server refuses large ClientHellos; suites were offered {HELLO_SLICE} at a time")
-    return sliced if sliced.picks else full
+    again = eliminate(offer, suites)
+    if again.picks or not refused_without_alert(again.ended):
+        return again
+    for size in HELLO_SLICES:
+        sliced = _sliced(offer, suites, size)
+        if sliced.silent_refusals and size != HELLO_SLICES[-1]:
+            continue  # some slices were still too large for it: smaller ones
+        if sliced.picks:
+            run.small_hellos, run.hello_slice = True, size
+            run.note(f"the server refuses large ClientHellos; suites were offered {size} at a time")
+            return sliced
+        if not sliced.silent_refusals:
+            return sliced
+    return full
+
+
+def _sliced(offer: _Offer, suites: Sequence[str], size: int) -> Elimination:
+    return eliminate_in_chunks(offer, suites, size)
 
 
 def _enumerate_exhaustive(run: _Run) -> _Enumeration:
@@ -253,6 +272,8 @@ def _preference(
     Picks from two separate eliminations are not in one pick order, so a mixed group needs the extra
     handshake of the unordered check; elimination results alone cannot tell.
     """
+    if run.small_hellos:  # a hello the server accepts: no more suites than one slice
+        modern, legacy = modern[: run.hello_slice], legacy[: run.hello_slice]
     if len(modern) >= 2:
         group, client = modern, Client.MODERN
     elif len(legacy) >= 2:
