@@ -16,7 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import analysis
-from scanner.config import ConfigError, check_policy_file, load_policy, load_releases
+from scanner import policy as policy_rules
+from scanner.config import ConfigError, check_policy_file, load_releases
 from scanner.models import Endpoint, Policy, ProbeResult, Severity
 from scanner.probe.prober import Prober, SslyzeProber
 from scanner.report import html_report, json_report, text
@@ -49,13 +50,13 @@ def select_endpoints(endpoints: list[Endpoint], only: list[str], path: Path) -> 
 def checked_policy(args: argparse.Namespace) -> tuple[Policy, frozenset[str]]:
     """The policy to probe with (warnings printed, errors raised) and its legacy suites."""
     releases = load_releases(args.releases)
-    _, found = check_policy_file(args.policy, releases)
+    doc, found = check_policy_file(args.policy, releases)
     errors = [p for p in found if p.severity is Severity.ERROR]
     if errors:
         raise ConfigError(errors)
     for problem in found:
         print(f"tlsverify: {problem}", file=sys.stderr)
-    policy = load_policy(args.policy, releases)
+    policy = policy_rules.build(doc)
     legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
     return policy, legacy
 

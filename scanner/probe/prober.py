@@ -209,7 +209,7 @@ def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
     so one dropped connection does not count), again with smaller and smaller hellos."""
     offer = run.offer_tls12(client)
     if run.small_hellos:
-        return _sliced(offer, suites, run.hello_slice)
+        return eliminate_in_chunks(offer, suites, run.hello_slice)
     full = eliminate(offer, suites)
     if full.picks or len(suites) <= HELLO_SLICES[-1] or not refused_without_alert(full.ended):
         return full
@@ -217,7 +217,7 @@ def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
     if again.picks or not refused_without_alert(again.ended):
         return again
     for size in HELLO_SLICES:
-        sliced = _sliced(offer, suites, size)
+        sliced = eliminate_in_chunks(offer, suites, size)
         if sliced.silent_refusals and size != HELLO_SLICES[-1]:
             continue  # some slices were still too large for it: smaller ones
         if sliced.picks:
@@ -227,10 +227,6 @@ def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
         if not sliced.silent_refusals:
             return sliced
     return full
-
-
-def _sliced(offer: _Offer, suites: Sequence[str], size: int) -> Elimination:
-    return eliminate_in_chunks(offer, suites, size)
 
 
 def _enumerate_exhaustive(run: _Run) -> _Enumeration:
