@@ -66,7 +66,12 @@ class _EndpointModel(_Strict):
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
         if value is not None:
-            ipaddress.ip_address(value)
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address; write IPv4 (192.0.2.10) or IPv6 (2001:db8::1)"
+                ) from None
         return value
 
     @field_validator("port", mode="before")
@@ -139,13 +144,15 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
             [Problem(shown, None, None, "", "permission denied", "check the file's permissions")]
         ) from None
     if b"\x00" in raw:
-        raise ConfigError([Problem(shown, None, None, "", "binary file, not YAML")])
+        raise ConfigError([Problem(shown, None, None, "", "binary file, not YAML", "is this the right file?")])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ConfigError([Problem(shown, None, None, "", f"not UTF-8 text (byte {exc.start})")]) from None
+        raise ConfigError(
+            [Problem(shown, None, None, "", f"not UTF-8 text (byte {exc.start})", "save the file as UTF-8")]
+        ) from None
     if not text.strip():
-        raise ConfigError([Problem(shown, None, None, "", "file is empty")])
+        raise ConfigError([Problem(shown, None, None, "", "file is empty", "see the shipped file for the format")])
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         aliased = _first_alias(node)
@@ -182,7 +189,7 @@ def _parse(path: Path, model: type[Model], keys: list[str], expected: str) -> tu
     try:
         return model.model_validate(data), node
     except ValidationError as exc:
-        raise ConfigError(_problems(path, node, exc, keys)) from None
+        raise ConfigError(_problems(path, node, exc, keys, list(model.model_fields))) from None
 
 
 def _first_alias(root: yaml.Node | None) -> yaml.Node | None:
@@ -246,7 +253,10 @@ def _locate(node: yaml.Node | None, loc: tuple[str | int, ...], key: bool = Fals
     return found.start_mark.line + 1, found.start_mark.column + 1
 
 
-def _problems(path: Path, node: yaml.Node | None, error: ValidationError, known: list[str]) -> list[Problem]:
+def _problems(
+    path: Path, node: yaml.Node | None, error: ValidationError, known: list[str], top: list[str]
+) -> list[Problem]:
+    """Pydantic's errors as problems; `known` are the keys of nested entries, `top` those of the file."""
     problems = []
     for item in error.errors():
         loc = tuple(item["loc"])
@@ -255,6 +265,7 @@ def _problems(path: Path, node: yaml.Node | None, error: ValidationError, known:
         hint = _HINTS.get(item["type"], "")
         message = item["msg"]
         if item["type"] == "extra_forbidden":
+            known = known if len(loc) > 1 else top
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
             message = "unknown key"
@@ -283,7 +294,7 @@ _HINTS = {
     "greater_than_equal": "use a port from 1 to 65535",
 }
 
-_ENDPOINT_KEYS = [*list(_EndpointModel.model_fields), "endpoints"]
+_ENDPOINT_KEYS = list(_EndpointModel.model_fields)
 _POLICY_KEYS = [*list(_PolicyFile.model_fields), "selected", "disabled"]
 
 

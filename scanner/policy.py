@@ -295,7 +295,10 @@ def upgrade(policy: Policy, releases: Releases, to: str) -> Upgrade:
     if target is None:
         raise ValueError(f"unknown release {to!r}; known: {', '.join(releases.names)}")
     if release_key(to) < release_key(policy.release):
-        raise ValueError(f"cannot upgrade from {policy.release} down to {to}")
+        raise ValueError(
+            f"cannot upgrade from {policy.release} down to {to}: upgrades only go forward "
+            f"(for an older release's lists, use reset-to-default --release {to})"
+        )
     path = releases.between(policy.release, to)
     removed_by = {name: r.name for r in path for name in r.removed}
     dropped = tuple(

@@ -115,6 +115,9 @@ def test_reset_to_default_breaks_the_server_that_needs_a_tls_rsa_suite(tmp_path:
     assert rows["sentry"]["status"] == "unknown"
     assert all(e["verified"] is not False for e in doc["endpoints"])  # no prediction contradicted
     assert doc["schema"] == "tlsverify/impact/1"
+    page = (tmp_path / "out" / "impact.html").read_text()
+    assert '<tr id="ep-scep">' in page and "TLS_RSA_WITH_AES_256_GCM_SHA384 <span" in page
+    assert "confirmed" in page and "<script" not in page
     reset = load_releases().get("10.3.0.0")
     assert reset is not None and doc["after"]["selected"] == list(reset.default_selected)
 

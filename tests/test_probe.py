@@ -91,6 +91,8 @@ def test_rsa_only_server_needs_disabled_suites(servers: dict[str, TlsServer], po
 def test_server_order_is_detected_and_recorded(servers: dict[str, TlsServer], policy: Policy) -> None:
     result = probe(servers["server-order"], policy)
     assert result.server_preference is True
+    assert result.tls_versions == (T12,)
+    assert analysis.finding(endpoint("server-order", 1), result, policy).required_disabled == ()
     assert result.accepted_tls12 == (  # exactly the server's configured order
         "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
         "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
@@ -126,6 +128,7 @@ def test_tls10_and_11_only_server(servers: dict[str, TlsServer], policy: Policy)
     assert result.accepted_tls12 == ()
     assert result.negotiated is None
     assert result.reason is not None and "TLSv1.0, TLSv1.1" in result.reason
+    assert analysis.finding(endpoint("tls10-11", 1), result, policy).required_disabled == ()
 
 
 def test_tls13_only_server_has_no_tls12(servers: dict[str, TlsServer], policy: Policy) -> None:
@@ -134,6 +137,7 @@ def test_tls13_only_server_has_no_tls12(servers: dict[str, TlsServer], policy: P
     assert result.tls_versions == (T13,)
     assert result.accepted_tls12 == ()
     assert result.server_preference is None
+    assert analysis.finding(endpoint("tls13-only", 1), result, policy).required_disabled == ()
 
 
 def test_ecdsa_server(servers: dict[str, TlsServer], policy: Policy) -> None:
@@ -146,6 +150,8 @@ def test_ecdsa_server(servers: dict[str, TlsServer], policy: Policy) -> None:
     )
     assert result.server_preference is False
     assert result.negotiated == "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256"
+    assert result.tls_versions == (T12,)
+    assert analysis.finding(endpoint("ecdsa", 1), result, policy).required_disabled == ()
 
 
 @pytest.mark.parametrize("name", ["modern", "rsa-only", "server-order", "tls10-11", "ecdsa"])

@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from functools import cache
 
 from scanner.lab.nsbridge import relay
 from scanner.lab.servers import Certificates, LoopbackServer
@@ -24,12 +25,22 @@ PRIORITY_3DES = "NONE:+VERS-TLS1.2:+3DES-CBC:+RSA:+ECDHE-RSA:+SHA1:+COMP-NULL:+S
 _INNER_PORT = 5556
 
 
+@cache
 def unavailable_reason() -> str | None:
-    """Why a gnutls lab server cannot run here, or None when it can."""
+    """Why a gnutls lab server cannot run here, or None when it can (tried once: some containers forbid
+    network namespaces even to root)."""
     for tool in ("gnutls-serv", "unshare"):
         if shutil.which(tool) is None:
             return f"{tool} is not installed (apt-get install gnutls-bin util-linux)"
+    try:
+        subprocess.run([*_unshare(), "true"], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"cannot create a network namespace here ({exc})"
     return None
+
+
+def _unshare() -> list[str]:
+    return ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--net", "--map-root-user"]
 
 
 @dataclass
@@ -49,9 +60,8 @@ class GnutlsServer(LoopbackServer):
         assert self.certificates is not None
         chain, key = self.certificates.pair("rsa")
         self._unix_path = os.path.join(self.workdir, f"{self.name}.sock")
-        unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--net", "--map-root-user"]
         command = [
-            *unshare, sys.executable, "-m", "scanner.lab.nsbridge", self._unix_path, str(_INNER_PORT), "--",
+            *_unshare(), sys.executable, "-m", "scanner.lab.nsbridge", self._unix_path, str(_INNER_PORT), "--",
             "gnutls-serv", "--port", str(_INNER_PORT), "--priority", self.priority,
             "--x509certfile", str(chain), "--x509keyfile", str(key),
         ]  # fmt: skip
