@@ -19,6 +19,7 @@ from scanner.runner import (
     UsageError,
     checked_policy,
     exit_now,
+    rebuild_reports,
     run_verify_all,
     select_endpoints,
 )
@@ -97,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
     add_scan_options(demo, with_inputs=False)
+    report = commands.add_parser(
+        "report", help="write the verify-all reports again from a stored run (after a crash, say)"
+    )
+    report.add_argument("--run", type=_positive_int, default=None, help="run id (default: the latest complete one)")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="report directory (default: reports)")
+    report.add_argument("--db", type=Path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
     cli_impact.add_impact_command(commands, add_scan_options)
     cli_policy.add_commands(commands)
     return parser
@@ -129,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cli_policy.run(args)
         if args.command == "impact":
             return cli_impact.run_impact(args)
+        if args.command == "report":
+            return rebuild_reports(args)
     except (ConfigError, UsageError, StoreError, cli_policy.PolicyUsageError) as exc:
         print(f"tlsverify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

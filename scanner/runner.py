@@ -21,7 +21,7 @@ from scanner.config import ConfigError, check_policy_file, load_releases
 from scanner.models import Endpoint, Policy, ProbeResult, Severity
 from scanner.probe.prober import Prober, SslyzeProber
 from scanner.report import html_report, json_report, text
-from scanner.report.view import policy_dict
+from scanner.report.view import policy_dict, policy_from_dict, scan_from_report
 from scanner.scan import ScanSettings, scan
 from scanner.store import Store, run_lock
 
@@ -113,13 +113,14 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
         if applied is not None and applied.policy == policy_dict(policy):
             report = replace(report, period_start=applied.applied_at)
         report = replace(report, run_id=store.save(report))
+        interrupted = not complete or store.interrupted  # a Ctrl-C held during the write leaves after the reports
         # Still under the lock: a run that waited for this one cannot have its reports overwritten by ours.
         html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
         write_report(html_path, html_report.render(report))
         write_report(json_path, json_report.render(report))
     print(text.summary(report))
     print(f"\nReports: {html_path}  {json_path}  (run {report.run_id} stored in {db_path(args)})")
-    if not complete:
+    if interrupted:
         exit_now(EXIT_INTERRUPTED)  # everything that finished is stored
     return analysis.exit_code(report)
 
@@ -138,3 +139,28 @@ def write_report(path: Path, content: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def rebuild_reports(args: argparse.Namespace) -> int:
+    """Write verify-all.html and .json again from a stored run (the latest complete one by default), as
+    after a crash between the database commit and the reports."""
+    with Store(db_path(args)) as store:
+        stored = store.run(args.run) if args.run is not None else store.latest()
+    if stored is None:
+        which = f"run {args.run}" if args.run is not None else "a complete run"
+        raise UsageError(f"{db_path(args)}: no {which} stored; see `tlsverify verify-all`")
+    doc = stored.report
+    scanned = scan_from_report(doc)
+    legacy = frozenset(s["name"] for s in doc["suites"] if s["legacy"])
+    generated = datetime.fromisoformat(doc["generated_at"])
+    report = analysis.verify_all_report(
+        [e for e, _ in scanned], [p for _, p in scanned], policy_from_dict(doc["policy"]), generated,
+        complete=bool(doc["complete"]), legacy=legacy,
+    )  # fmt: skip
+    period = datetime.fromisoformat(doc["usage_period_start"]) if doc.get("usage_period_start") else None
+    report = replace(report, run_id=stored.id, period_start=period if period != generated else None)
+    html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
+    write_report(html_path, html_report.render(report))
+    write_report(json_path, json_report.render(report))
+    print(f"Reports of run {stored.id} ({stored.generated_at}) written again: {html_path}  {json_path}")
+    return EXIT_OK

@@ -9,7 +9,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -90,6 +92,22 @@ def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[No
         os.close(fd)  # closing releases the lock
 
 
+@contextmanager
+def _ctrl_c_held() -> Iterator[list[int]]:
+    """Hold Ctrl-C while a transaction runs: an interrupt must not throw away a finished run. The list
+    says whether one came; the caller decides what to do after the commit. (Only the main thread can
+    take signals; elsewhere this holds nothing.)"""
+    pending: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield pending
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    try:
+        yield pending
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _pause_for_crash_tests() -> None:
     """Tests that kill -9 a run in the middle of its write set TLSVERIFY_STORE_PAUSE (seconds), and
     TLSVERIFY_STORE_PAUSE_MARK (a file created when the pause begins, so they know when to kill)."""
@@ -130,6 +148,7 @@ class Store:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.interrupted = False  # Ctrl-C came during a write (held until it was committed)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             if not path.exists():
@@ -159,8 +178,9 @@ class Store:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._db:
+        with _ctrl_c_held() as pending, self._db:
             yield self._db
+        self.interrupted = self.interrupted or bool(pending)
 
     def save(self, report: VerifyAllReport) -> int:
         """Store one run in a single transaction; returns its id."""
@@ -232,6 +252,13 @@ class Store:
             "SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
         return [_stored(r) for r in rows]
+
+    def run(self, run_id: int) -> StoredRun | None:
+        """One run by its id, or None."""
+        row = self._db.execute(
+            "SELECT id, generated_at, complete, report_json FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        return _stored(row) if row else None
 
     def latest(self, complete_only: bool = True) -> StoredRun | None:
         """The newest (complete) run, or None."""

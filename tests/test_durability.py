@@ -155,3 +155,32 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
     with os.fdopen(read_end) as pipe:
         message = pipe.read()
     assert message == f"{locked}: permission denied (check the file's permissions)"
+
+
+def test_ctrl_c_during_the_write_keeps_the_finished_run(two_endpoints: Path, tmp_path: Path) -> None:
+    out, mark = tmp_path / "out", tmp_path / "inside-the-write"
+    env = {**os.environ, "TLSVERIFY_STORE_PAUSE": "1", "TLSVERIFY_STORE_PAUSE_MARK": str(mark)}
+    process = subprocess.Popen(command(two_endpoints, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not mark.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    with Store(out / "tlsverify.sqlite") as store:
+        (run,) = store.runs()
+    assert run.complete and len(run.report["endpoints"]) == 2  # every probe had finished: nothing is lost
+    assert json.loads((out / "verify-all.json").read_text())["run_id"] == run.id
+
+
+def test_reports_can_be_written_again_from_the_database(two_endpoints: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["verify-all", "--endpoints", str(two_endpoints), "--policy", str(ROOT / "policy.yaml"),
+                 "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    originals = {name: (out / name).read_text() for name in ("verify-all.json", "verify-all.html")}
+    for name in originals:
+        (out / name).unlink()
+    assert main(["report", "--out", str(out)]) == 0
+    assert {name: (out / name).read_text() for name in originals} == originals  # the very same reports
+    assert main(["report", "--out", str(out), "--run", "99"]) == 2

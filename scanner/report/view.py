@@ -11,6 +11,7 @@ from scanner.models import (
     EndpointFinding,
     EndpointStatus,
     Policy,
+    ProbeMode,
     ProbeResult,
     Protocol,
     TlsVersion,
@@ -140,6 +141,9 @@ def scan_from_report(document: dict[str, Any]) -> list[tuple[Endpoint, ProbeResu
             server_preference=e.get("server_preference"),
             negotiated=e.get("negotiated"),
             connections=int(e.get("connections", 0)),
+            duration_s=float(e.get("duration_s", 0.0)),
+            mode=ProbeMode(e.get("mode", ProbeMode.ELIMINATION.value)),
+            notes=tuple(e.get("notes", [])),
         )
         scanned.append((endpoint, probe))
     return scanned
