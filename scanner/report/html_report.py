@@ -11,7 +11,7 @@ from typing import Any
 import jinja2
 
 from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
-from scanner.report.view import address, endpoint_dict, hover_text, jsse, report_dict
+from scanner.report.view import address, hover_text, jsse, report_dict
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("scanner.report", "templates"),
@@ -80,19 +80,17 @@ def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
     ]
 
 
-def _endpoint_row(f: EndpointFinding) -> dict[str, Any]:
-    return {
-        "address": address(f),
-        "label": _STATUS_LABEL[f.probe.status],
-        **endpoint_dict(f),
-    }
+def _endpoint_row(f: EndpointFinding, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"address": address(f), "label": _STATUS_LABEL[f.probe.status], **fields}
 
 
 def render(report: VerifyAllReport) -> str:
     """The whole page as a string."""
     since = (report.period_start or report.generated_at).strftime("%Y-%m-%d %H:%M UTC")
     data = report_dict(report)
-    failing = [_endpoint_row(f) for f in report.findings if f.probe.status is not EndpointStatus.OK]
+    # The JSON document already holds every endpoint's fields: built once, filtered for each section.
+    rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
+    without = set(data["without_tls12"])
     template = _ENV.get_template("verify_all.html.j2")
     return template.render(
         report=data,
@@ -101,7 +99,7 @@ def render(report: VerifyAllReport) -> str:
         disabled=_suite_rows(report, "disabled", since),
         required=_required(report),
         unused=[jsse(n) for n in report.unused_selected],
-        no_tls12=[_endpoint_row(f) for f in report.findings if f.endpoint.id in data["without_tls12"]],
-        failing=failing,
-        endpoints=[_endpoint_row(f) for f in report.findings],
+        no_tls12=[r for r in rows if r["id"] in without],
+        failing=[r for r in rows if r["status"] != EndpointStatus.OK.value],
+        endpoints=rows,
     )
