@@ -163,6 +163,16 @@ def _index() -> dict[str, Suite]:
 
 
 @cache
+def _by_code() -> dict[int, Suite]:
+    return {s.code: s for s in all_suites()}
+
+
+def by_code(code: int) -> Suite | None:
+    """The suite with this code point, or None."""
+    return _by_code().get(code)
+
+
+@cache
 def _by_openssl() -> dict[str, Suite]:
     return {s.openssl_name: s for s in all_suites() if s.openssl_name}
 

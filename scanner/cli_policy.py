@@ -126,7 +126,7 @@ def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
     errors = [p for p in rules.check(doc, releases) if p.severity is Severity.ERROR]
     if errors:
         raise ConfigError(errors)
-    old = rules.build(doc)
+    old = rules.build(doc, releases)
     try:
         result = rules.upgrade(old, releases, args.to)
     except ValueError as exc:

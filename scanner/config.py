@@ -24,7 +24,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from scanner import catalog
+from scanner import catalog, clients
 from scanner import policy as policy_rules
 from scanner.models import Endpoint, Policy, Problem, Protocol, Severity
 from scanner.policy import Entry, PolicyDocument, Release, Releases
@@ -118,6 +118,7 @@ class _Lists(_Strict):
 
 class _PolicyFile(_Strict):
     release: str = Field(min_length=1)
+    client: str | None = None
     protocols: _Lists = Field(default_factory=lambda: _Lists(selected=["TLSv1.2"]))
     cipher_suites: _Lists
 
@@ -347,6 +348,8 @@ def read_policy_document(path: Path) -> PolicyDocument:
         return tuple(out)
 
     release_line, release_column = _locate(node, ("release",))
+    client_line, client_column = _locate(node, ("client",))
+    client = None if parsed.client is None else Entry(parsed.client, "client", client_line, client_column)
     suites_line, suites_column = _locate(node, ("cipher_suites", "selected"))
     protocols_line, protocols_column = _locate(node, ("protocols",))
     return PolicyDocument(
@@ -357,6 +360,7 @@ def read_policy_document(path: Path) -> PolicyDocument:
         selected=entries("cipher_suites", "selected", parsed.cipher_suites.selected),
         disabled=entries("cipher_suites", "disabled", parsed.cipher_suites.disabled),
         protocols_place=Entry("", "protocols", protocols_line, protocols_column),
+        client=client,
         suites_place=Entry("", "cipher_suites.selected", suites_line, suites_column),
     )
 
@@ -371,15 +375,17 @@ def check_policy_file(
 
 def load_policy(path: Path, releases: Releases | None = None) -> Policy:
     """The policy in a policy file, every suite as its IANA name; raises ConfigError listing every error."""
-    doc, problems = check_policy_file(path, releases or load_releases())
+    releases = releases or load_releases()
+    doc, problems = check_policy_file(path, releases)
     errors = [p for p in problems if p.severity is Severity.ERROR]
     if errors:
         raise ConfigError(errors)
-    return policy_rules.build(doc)
+    return policy_rules.build(doc, releases)
 
 
 class _ReleaseFile(_Strict):
     release: str = Field(min_length=1)
+    client: str | None = None
     reconstructed: bool = True
     basis: str = ""
     available: list[str] = Field(min_length=1)
@@ -449,10 +455,17 @@ def read_release(path: Path) -> Release:
     for name in set(selected) & set(disabled):
         line, column = _locate(node, ("default_disabled",))
         problems.append(Problem(str(path), line, column, "default_disabled", f"{name} is in both default lists"))
+    if parsed.client is not None and parsed.client not in clients.PROFILES:
+        line, column = _locate(node, ("client",))
+        known = ", ".join(clients.PROFILES)
+        problems.append(
+            Problem(str(path), line, column, "client", f"unknown client {parsed.client!r}", f"known: {known}")
+        )
     if problems:
         raise ConfigError(problems)
     return Release(
         name=_scalar_text(node, "release", parsed.release),
+        client=parsed.client,
         available=available,
         default_selected=selected,
         default_disabled=disabled,
@@ -527,6 +540,8 @@ def policy_yaml(policy: Policy, comment: str, source: Path | None = None) -> str
         document = CommentedMap()
         document.yaml_set_start_comment(comment)
     document["release"] = DoubleQuotedScalarString(policy.release)
+    if "client" in document:  # otherwise the release's client applies, as it did
+        document["client"] = policy.client
     protocols = document.setdefault("protocols", CommentedMap())
     for key, versions in (("selected", policy.protocols_selected), ("disabled", policy.protocols_disabled)):
         _replace_items(protocols, key, [v.value for v in versions], CommentedSeq)

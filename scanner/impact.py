@@ -234,7 +234,7 @@ def advise(
     selected = tuple(suggested_order(catalog.strongest_first(chosen)))
     ordered = release.available if release else (*current.selected, *current.disabled)
     disabled = tuple(n for n in ordered if n not in set(selected))
-    advised = Policy(current.release, current.protocols_selected, current.protocols_disabled, selected, disabled)
+    advised = replace(current, selected=selected, disabled=disabled)
     gets = {i: negotiate(selected, p.accepted_tls12, p.server_preference) for i, p in working.items()}
     kept_for = tuple((s, tuple(sorted(i for i, g in gets.items() if g == s))) for s in selected)
     weaker = tuple(

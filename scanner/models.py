@@ -76,6 +76,8 @@ class Policy:
     protocols_disabled: tuple[TlsVersion, ...]
     selected: tuple[str, ...]
     disabled: tuple[str, ...]
+    client: str = "jsse-17"
+    """The TLS client the lists are for (a profile in `scanner.clients`): what it implements and sends."""
 
 
 @dataclass(frozen=True)

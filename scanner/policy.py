@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from scanner import catalog
+from scanner import catalog, clients
 from scanner.catalog import Strength, Suite
 from scanner.models import Policy, Problem, Severity, TlsVersion
 
@@ -31,6 +31,8 @@ class Release:
     reconstructed: bool = True
     basis: str = ""
     source: str = ""
+    client: str | None = None
+    """The TLS client this release runs on (a profile in `scanner.clients`), when the file says."""
 
     @property
     def key(self) -> tuple[int, ...]:
@@ -69,9 +71,17 @@ class Releases:
         return tuple(r for r in self.items if low < r.key <= high)
 
     def is_legacy(self, iana_name: str, release: str) -> bool:
-        """A suite the policy's release does not ship (the vendor shows it red); False if unknown."""
+        """A suite of an earlier release on the upgrade path that the policy's release no longer ships (the
+        vendor shows it red); False if the release is unknown or no release ever shipped the suite."""
         known = self.get(release)
-        return known is not None and iana_name not in known.available
+        if known is None or iana_name in known.available:
+            return False
+        return any(iana_name in r.available for r in self.items if r.key < known.key)
+
+    def client_of(self, release: str) -> str:
+        """The client a release runs on: its file's `client`, else the newest modelled client."""
+        known = self.get(release)
+        return known.client if known is not None and known.client else clients.DEFAULT_CLIENT
 
 
 @dataclass(frozen=True)
@@ -96,6 +106,7 @@ class PolicyDocument:
     disabled: tuple[Entry, ...]
     protocols_place: Entry = field(default_factory=lambda: Entry("", "protocols"))
     suites_place: Entry = field(default_factory=lambda: Entry("", "cipher_suites.selected"))
+    client: Entry | None = None
 
 
 def _problem(doc: PolicyDocument, entry: Entry, message: str, hint: str = "", warning: bool = False) -> Problem:
@@ -142,6 +153,7 @@ def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -
         hint = f"known releases: {', '.join(releases.names)}; or add a release file"
         problems.append(_problem(doc, doc.release, f"release {doc.release.text!r} is not known", hint, True))
     problems += _check_protocols(doc)
+    client = _client(doc, releases, problems)
     resolved: dict[str, list[tuple[Entry, str]]] = {"selected": [], "disabled": []}
     for list_name, entries in (("selected", doc.selected), ("disabled", doc.disabled)):
         seen: dict[str, Entry] = {}
@@ -163,13 +175,24 @@ def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -
             seen[suite.name] = entry
             resolved[list_name].append((entry, suite.name))
             if release is not None and suite.name not in release.available:
+                if releases.is_legacy(suite.name, release.name):
+                    message = (
+                        f"{entry.text} is not available in release {release.name} "
+                        "(legacy: kept from an older release, shown red)"
+                    )
+                    hint = "remove it once no server needs it, or check the release"
+                else:
+                    message = f"{entry.text} is in no release up to {release.name} that tlsverify knows"
+                    hint = "the vendor's page does not list it: remove it, or check the release"
+                problems.append(_problem(doc, entry, message, hint, warning=True))
+            if client is not None and list_name == "selected" and not client.implements(suite.code):
                 problems.append(
                     _problem(
                         doc,
                         entry,
-                        f"{entry.text} is not available in release {release.name} "
-                        "(legacy: kept from an older release, shown red)",
-                        "remove it once no server needs it, or check the release",
+                        f"{entry.text} is not implemented by {client.title} ({client.name}): the client never "
+                        "offers it, so no server can ever negotiate it",
+                        "remove it from Selected, or set `client:` to a client that implements it",
                         warning=True,
                     )
                 )
@@ -264,7 +287,18 @@ def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity is Severity.ERROR for p in problems)
 
 
-def build(doc: PolicyDocument) -> Policy:
+def _client(doc: PolicyDocument, releases: Releases, problems: list[Problem]) -> clients.ClientProfile | None:
+    """The client profile the policy is for: its `client:`, else its release's; None if unknown."""
+    if doc.client is None:
+        return clients.get(releases.client_of(doc.release.text))
+    if doc.client.text in clients.PROFILES:
+        return clients.get(doc.client.text)
+    hint = f"known clients: {', '.join(clients.PROFILES)}"
+    problems.append(_problem(doc, doc.client, f"unknown client {doc.client.text!r}", hint))
+    return None
+
+
+def build(doc: PolicyDocument, releases: Releases) -> Policy:
     """The Policy a document describes; call only when `check` found no errors."""
 
     def names(entries: Sequence[Entry]) -> tuple[str, ...]:
@@ -276,6 +310,7 @@ def build(doc: PolicyDocument) -> Policy:
         protocols_disabled=tuple(TlsVersion(e.text) for e in doc.protocols_disabled),
         selected=names(doc.selected),
         disabled=names(doc.disabled),
+        client=doc.client.text if doc.client else releases.client_of(doc.release.text),
     )
 
 
@@ -314,6 +349,7 @@ def upgrade(policy: Policy, releases: Releases, to: str) -> Upgrade:
         protocols_disabled=(),
         selected=tuple(n for n in policy.selected if n not in gone),
         disabled=tuple(n for n in policy.disabled if n not in gone),
+        client=releases.client_of(target.name),
     )
     return Upgrade(upgraded, dropped, tuple(r.name for r in path))
 
@@ -323,7 +359,8 @@ def reset_to_default(releases: Releases, release: str) -> Policy:
     known = releases.get(release)
     if known is None:
         raise ValueError(f"unknown release {release!r}; known: {', '.join(releases.names)}")
-    return Policy(known.name, (REQUIRED_PROTOCOL,), (), known.default_selected, known.default_disabled)
+    client = releases.client_of(known.name)
+    return Policy(known.name, (REQUIRED_PROTOCOL,), (), known.default_selected, known.default_disabled, client)
 
 
 @dataclass(frozen=True)

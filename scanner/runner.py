@@ -56,7 +56,7 @@ def checked_policy(args: argparse.Namespace) -> tuple[Policy, frozenset[str]]:
         raise ConfigError(errors)
     for problem in found:
         print(f"tlsverify: {problem}", file=sys.stderr)
-    policy = policy_rules.build(doc)
+    policy = policy_rules.build(doc, releases)
     legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
     return policy, legacy
 

@@ -20,8 +20,8 @@ from typing import Any
 from asyncio_throttle.throttler import Throttler
 
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
-from scanner.probe.handshake import DeadlineExceeded, Gate
 from scanner.probe.prober import Prober
+from scanner.probe.target import DeadlineExceeded, Gate
 
 
 @dataclass(frozen=True)

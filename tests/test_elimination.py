@@ -6,18 +6,18 @@ from collections.abc import Sequence
 
 from scanner.models import EndpointStatus
 from scanner.probe.elimination import detect_server_preference, eliminate
-from scanner.probe.handshake import Accepted, Outcome, Rejected, Unreachable
+from scanner.probe.outcome import Accepted, Outcome, Rejected, Unreachable
 
 
 class ModelServer:
     """Accepts `suites`; picks by its own order or by the client's; counts offers."""
 
-    def __init__(self, suites: Sequence[str], server_order: bool) -> None:
+    def __init__(self, suites: Sequence[int], server_order: bool) -> None:
         self.suites = list(suites)
         self.server_order = server_order
         self.offers = 0
 
-    def offer(self, offered: Sequence[str]) -> Outcome:
+    def offer(self, offered: Sequence[int]) -> Outcome:
         self.offers += 1
         order = self.suites if self.server_order else list(offered)
         for suite in order:
@@ -26,27 +26,27 @@ class ModelServer:
         return Rejected("handshake failure")
 
 
-CLIENT = [f"S{i}" for i in range(20)]
+CLIENT = list(range(20))
 
 
 def test_client_order_picks_come_out_in_offer_order() -> None:
-    server = ModelServer(["S7", "S2", "S13"], server_order=False)
+    server = ModelServer([7, 2, 13], server_order=False)
     result = eliminate(server.offer, CLIENT)
-    assert result.picks == ("S2", "S7", "S13")
+    assert result.picks == (2, 7, 13)
     assert server.offers == 3 + 1
     assert isinstance(result.ended, Rejected)
 
 
 def test_server_order_picks_come_out_in_server_order() -> None:
-    server = ModelServer(["S13", "S2", "S7"], server_order=True)
+    server = ModelServer([13, 2, 7], server_order=True)
     result = eliminate(server.offer, CLIENT)
-    assert result.picks == ("S13", "S2", "S7")
+    assert result.picks == (13, 2, 7)
     assert server.offers == 4
 
 
 def test_preference_detection_takes_one_handshake() -> None:
     for server_order in (True, False):
-        server = ModelServer(["S13", "S2", "S7"], server_order=server_order)
+        server = ModelServer([13, 2, 7], server_order=server_order)
         picks = eliminate(server.offer, CLIENT).picks
         before = server.offers
         preference, note = detect_server_preference(server.offer, picks)
@@ -55,23 +55,23 @@ def test_preference_detection_takes_one_handshake() -> None:
 
 
 def test_preference_detection_from_an_unordered_list() -> None:
-    server = ModelServer(["S13", "S2", "S7"], server_order=True)
-    assert detect_server_preference(server.offer, ["S2", "S7", "S13"], in_pick_order=False) == (True, None)
-    client = ModelServer(["S13", "S2", "S7"], server_order=False)
-    assert detect_server_preference(client.offer, ["S2", "S7", "S13"], in_pick_order=False) == (False, None)
+    server = ModelServer([13, 2, 7], server_order=True)
+    assert detect_server_preference(server.offer, [2, 7, 13], in_pick_order=False) == (True, None)
+    client = ModelServer([13, 2, 7], server_order=False)
+    assert detect_server_preference(client.offer, [2, 7, 13], in_pick_order=False) == (False, None)
     assert client.offers == 2
 
 
 def test_one_suite_has_no_order() -> None:
-    server = ModelServer(["S3"], server_order=True)
-    assert detect_server_preference(server.offer, ["S3"]) == (None, None)
+    server = ModelServer([3], server_order=True)
+    assert detect_server_preference(server.offer, [3]) == (None, None)
     assert server.offers == 0
 
 
 def test_unreachable_stops_at_once() -> None:
     calls = []
 
-    def offer(offered: Sequence[str]) -> Outcome:
+    def offer(offered: Sequence[int]) -> Outcome:
         calls.append(offered)
         return Unreachable(EndpointStatus.UNREACHABLE, "refused")
 
@@ -80,6 +80,6 @@ def test_unreachable_stops_at_once() -> None:
 
 
 def test_a_server_that_picks_what_was_not_offered_does_not_loop() -> None:
-    result = eliminate(lambda offered: Accepted("BOGUS"), CLIENT)
+    result = eliminate(lambda offered: Accepted(0xBEEF), CLIENT)
     assert result.picks == ()
     assert "not offered" in result.notes[0]

@@ -6,7 +6,7 @@ import ssl
 
 import pytest
 
-from scanner import analysis
+from scanner import analysis, catalog
 from scanner.lab.servers import Lab, ServerSpec, TlsServer, closed_port
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
 from scanner.probe.prober import SslyzeProber
@@ -103,7 +103,8 @@ def test_server_order_is_detected_and_recorded(servers: dict[str, TlsServer], po
     assert result.status is EndpointStatus.OK
     assert result.negotiated == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
     servers["server-order"].settle()
-    assert servers["server-order"].negotiated[-1] == "ECDHE-RSA-AES128-GCM-SHA256"  # the server agrees
+    # The last hello was the client's own: the Selected suites, in order (the JSSE tests check the answer).
+    assert servers["server-order"].hellos[-1].suites == tuple(catalog.resolve(n).code for n in policy.selected)
 
 
 def test_server_order_with_a_policy_that_fails(servers: dict[str, TlsServer], policy: Policy) -> None:

@@ -62,6 +62,7 @@ def test_json_contract() -> None:
         "protocols": ["TLSv1.2"],
         "selected": list(POLICY.selected),
         "disabled": list(POLICY.disabled),
+        "client": "jsse-17",
     }
     scep = doc["endpoints"][1]
     for key in (

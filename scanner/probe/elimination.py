@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from scanner.probe.handshake import Accepted, Outcome, Rejected, Unreachable
+from scanner.probe.outcome import Accepted, Outcome, Rejected, Unreachable
 
-Offer = Callable[[Sequence[str]], Outcome]
+Offer = Callable[[Sequence[int]], Outcome]
+"""One handshake offering these suites (code points), in this order."""
 
 
 @dataclass(frozen=True)
 class Elimination:
     """The picks in the order the server made them, and how the last offer ended."""
 
-    picks: tuple[str, ...]
+    picks: tuple[int, ...]
     ended: Outcome | None
     notes: tuple[str, ...] = ()
     silent_refusals: int = 0  # slices the server closed on without an alert (too large a hello?)
@@ -29,10 +30,10 @@ class Elimination:
         return self.ended if isinstance(self.ended, Unreachable) else None
 
 
-def eliminate(offer: Offer, candidates: Sequence[str]) -> Elimination:
+def eliminate(offer: Offer, candidates: Sequence[int]) -> Elimination:
     """Offer `candidates` (in order) until the server refuses what is left or nothing is left."""
     remaining = list(candidates)
-    picks: list[str] = []
+    picks: list[int] = []
     notes: list[str] = []
     ended: Outcome | None = None
     while remaining:
@@ -40,12 +41,12 @@ def eliminate(offer: Offer, candidates: Sequence[str]) -> Elimination:
         if isinstance(outcome, Accepted):
             if outcome.note and outcome.note not in notes:
                 notes.append(outcome.note)
-            if outcome.cipher not in remaining:
-                notes.append(f"server picked {outcome.cipher}, which was not offered; enumeration stopped")
+            if outcome.code not in remaining:
+                notes.append(f"server picked suite 0x{outcome.code:04X}, which was not offered; enumeration stopped")
                 ended = outcome
                 break
-            picks.append(outcome.cipher)
-            remaining.remove(outcome.cipher)
+            picks.append(outcome.code)
+            remaining.remove(outcome.code)
             continue
         ended = outcome
         break
@@ -53,7 +54,7 @@ def eliminate(offer: Offer, candidates: Sequence[str]) -> Elimination:
 
 
 def detect_server_preference(
-    offer: Offer, picks: Sequence[str], in_pick_order: bool = True
+    offer: Offer, picks: Sequence[int], in_pick_order: bool = True
 ) -> tuple[bool | None, str | None]:
     """Offer the picks reversed: the server's favourite again means it imposes its own order.
 
@@ -65,21 +66,21 @@ def detect_server_preference(
         return None, None
     if not in_pick_order:
         first = offer(list(picks))
-        if not isinstance(first, Accepted) or first.cipher not in picks:
-            reason = first.reason if isinstance(first, Rejected | Unreachable) else f"picked {first.cipher}"
+        if not isinstance(first, Accepted) or first.code not in picks:
+            reason = first.reason if isinstance(first, Rejected | Unreachable) else f"picked 0x{first.code:04X}"
             return None, f"preference check failed: {reason}"
-        if first.cipher != picks[0]:
+        if first.code != picks[0]:
             return True, None  # a server following the client's order would have taken our first suite
-        picks = [first.cipher, *[p for p in picks if p != first.cipher]]
+        picks = [first.code, *[p for p in picks if p != first.code]]
     outcome = offer(list(reversed(picks)))
     if isinstance(outcome, Accepted):
-        if outcome.cipher == picks[0]:
+        if outcome.code == picks[0]:
             return True, None
-        if outcome.cipher == picks[-1]:
+        if outcome.code == picks[-1]:
             return False, None
         return (
             None,
-            f"preference check: server picked {outcome.cipher}, neither its first nor our first choice",
+            f"preference check: server picked 0x{outcome.code:04X}, neither its first nor our first choice",
         )
     reason = outcome.reason if isinstance(outcome, Rejected | Unreachable) else "unknown"
     return None, f"preference check failed: {reason}"
@@ -88,16 +89,13 @@ def detect_server_preference(
 def refused_without_alert(outcome: Outcome | None) -> bool:
     """The server closed or reset instead of sending a TLS alert: what servers and middleboxes that choke
     on large ClientHellos do (a server without a shared suite says so with an alert)."""
-    if not isinstance(outcome, Rejected):
-        return False
-    reason = outcome.reason.lower()
-    return any(sign in reason for sign in ("rejected the connection", "closed the connection", "shut down", "broken"))
+    return isinstance(outcome, Rejected) and outcome.silent
 
 
-def eliminate_in_chunks(offer: Offer, candidates: Sequence[str], size: int) -> Elimination:
+def eliminate_in_chunks(offer: Offer, candidates: Sequence[int], size: int) -> Elimination:
     """Elimination over slices of `size` suites, for servers that refuse large ClientHellos. Picks keep the
     server's order within a slice only."""
-    picks: list[str] = []
+    picks: list[int] = []
     notes: list[str] = []
     ended: Outcome | None = None
     silent = 0

@@ -13,21 +13,23 @@ from sslyze.scanner.models import ServerScanRequest, ServerScanStatusEnum
 from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner import Scanner
 
-from scanner.probe.handshake import Target
+from scanner import catalog
+from scanner.probe.handshake import sslyze_settings
+from scanner.probe.target import Target
 
 
 @dataclass(frozen=True)
 class ExhaustiveScan:
-    """What sslyze's scan found: accepted suites (OpenSSL names) and the handshakes it spent."""
+    """What sslyze's scan found: accepted suites (code points) and the handshakes it spent."""
 
-    accepted: tuple[str, ...]
+    accepted: tuple[int, ...]
     connections: int
     error: str | None = None
 
 
 def sslyze_tls12_scan(target: Target) -> ExhaustiveScan:
     """Run sslyze's TLS 1.2 suite scan against one target, one connection at a time."""
-    location, network = target.sslyze_settings()
+    location, network = sslyze_settings(target)
     scanner = Scanner(per_server_concurrent_connections_limit=1, concurrent_server_scans_limit=1)
     scanner.queue_scans(
         [
@@ -47,7 +49,8 @@ def sslyze_tls12_scan(target: Target) -> ExhaustiveScan:
             reason = attempt.error_reason if attempt is not None else "no result"
             return ExhaustiveScan((), 0, f"sslyze TLS 1.2 scan failed: {reason}")
         scan = attempt.result
-        accepted = tuple(a.cipher_suite.openssl_name for a in scan.accepted_cipher_suites)
+        found = (catalog.by_openssl_name(a.cipher_suite.openssl_name) for a in scan.accepted_cipher_suites)
+        accepted = tuple(suite.code for suite in found if suite is not None)
         tested = len(scan.accepted_cipher_suites) + len(scan.rejected_cipher_suites)
         return ExhaustiveScan(accepted, tested)
     return ExhaustiveScan((), 0, "sslyze returned no result")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from functools import cache
 from typing import cast
@@ -33,6 +33,8 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 
 from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
+from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
+from scanner.probe.target import Target
 
 _SSLYZE_VERSIONS = {
     TlsVersion.SSLV3: TlsVersionEnum.SSL_3_0,
@@ -44,7 +46,6 @@ _SSLYZE_VERSIONS = {
 
 # Everything each OpenSSL build can offer, minus PSK and SRP (they need credentials we do not have).
 _ALL_TLS12 = "ALL:COMPLEMENTOFALL:-PSK:-SRP"
-_TLS13_NAMES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
 
 
 class Client(StrEnum):
@@ -59,7 +60,7 @@ def modern_tls12_suites() -> tuple[str, ...]:
     """OpenSSL names the modern client can offer in TLS 1.2, in OpenSSL's default (strongest first) order."""
     client = SslClient(ssl_version=OpenSslVersionEnum.TLSV1_2)
     client.set_cipher_list(_ALL_TLS12 + "@SECLEVEL=0")
-    return tuple(n for n in client.get_cipher_list() if n not in _TLS13_NAMES)
+    return tuple(n for n in client.get_cipher_list() if n not in _TLS13_CODES)
 
 
 @cache
@@ -71,88 +72,47 @@ def legacy_tls12_suites() -> tuple[str, ...]:
 
 
 @cache
-def legacy_only_tls12_suites() -> tuple[str, ...]:
-    """Suites only the legacy client can offer (static DH/ECDH, DES, export and the like).
-
-    Compared by code point, not name: OpenSSL renamed some suites (EDH-* to DHE-*) between the builds.
-    """
-    modern = {_code(n) for n in modern_tls12_suites()}
-    return tuple(n for n in legacy_tls12_suites() if _code(n) not in modern)
-
-
-def _code(openssl_name: str) -> int | str:
-    suite = catalog.by_openssl_name(openssl_name)
-    return suite.code if suite else openssl_name
+def _names(client: Client) -> dict[int, str]:
+    """Code point to this client's OpenSSL name: the builds spell some suites differently (EDH-* and DHE-*),
+    so suites are matched by code point, never by name."""
+    names = modern_tls12_suites() if client is Client.MODERN else legacy_tls12_suites()
+    found: dict[int, str] = {}
+    for name in names:
+        suite = catalog.by_openssl_name(name)
+        if suite is not None:
+            found.setdefault(suite.code, name)
+    return found
 
 
-def client_for(openssl_names: Sequence[str]) -> Client | None:
+def client_codes(client: Client) -> tuple[int, ...]:
+    """The code points this client can offer in TLS 1.2, in OpenSSL's default order."""
+    return tuple(_names(client))
+
+
+@cache
+def legacy_only_codes() -> tuple[int, ...]:
+    """Suites only the legacy client can offer (static DH/ECDH, DES, export and the like)."""
+    modern = set(_names(Client.MODERN))
+    return tuple(c for c in _names(Client.LEGACY) if c not in modern)
+
+
+def client_for(codes: Sequence[int]) -> Client | None:
     """The client that can offer every one of these suites, preferring the cheaper modern one."""
-    if set(openssl_names) <= set(modern_tls12_suites()):
-        return Client.MODERN
-    if set(openssl_names) <= set(legacy_tls12_suites()):
-        return Client.LEGACY
+    for client in (Client.MODERN, Client.LEGACY):
+        if set(codes) <= set(_names(client)):
+            return client
     return None
 
 
-@dataclass(frozen=True)
-class Accepted:
-    """The server completed (or got far enough into) the handshake and picked `cipher` (OpenSSL name)."""
-
-    cipher: str
-    note: str | None = None
-
-
-@dataclass(frozen=True)
-class Rejected:
-    """The TCP connection worked but the server refused the handshake (no shared suite or version)."""
-
-    reason: str
-
-
-@dataclass(frozen=True)
-class Unreachable:
-    """No TLS conversation was possible at all; probing this endpoint further is pointless."""
-
-    status: EndpointStatus
-    reason: str
-
-
-Outcome = Accepted | Rejected | Unreachable
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where and how to connect: the address to dial, the port and the SNI name."""
-
-    ip: str
-    port: int
-    server_name: str
-    timeout_s: float
-
-    @property
-    def connection_limit_s(self) -> float:
-        """Wall-clock bound on one whole connection: sslyze's timeout is per read, and a server that
-        dribbles a byte at a time would otherwise keep a handshake alive for ever."""
-        return 2 * self.timeout_s
-
-    def sslyze_settings(self) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
-        """The same target as sslyze describes it: dial `ip`, send `server_name` as SNI, no retries."""
-        location = ServerNetworkLocation(hostname=self.server_name, port=self.port, ip_address=self.ip)
-        network = ServerNetworkConfiguration(
-            tls_server_name_indication=self.server_name,
-            network_timeout=cast(int, self.timeout_s),  # a float works: it goes to socket.settimeout
-            network_max_retries=1,
-        )
-        return location, network
-
-
-class DeadlineExceeded(Exception):
-    """The endpoint's time budget ran out before the next connection."""
-
-
-Gate = Callable[[], float]
-"""Called before every new connection: waits for the rate limiter and returns the seconds left before the
-endpoint's deadline; raises DeadlineExceeded when none are left."""
+def sslyze_settings(target: Target) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
+    """The target as sslyze describes it: dial `ip`, send `server_name` as SNI, no retries."""
+    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
+    network = ServerNetworkConfiguration(
+        tls_server_name_indication=target.server_name,
+        network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
+        network_max_retries=1,
+    )
+    return location, network
 
 
 class _Watchdog:
@@ -197,17 +157,18 @@ def handshake(
     target: Target,
     version: TlsVersion,
     client: Client,
-    cipher_string: str | None = None,
+    suites: Sequence[int] | None = None,
     limit_s: float | None = None,
 ) -> Outcome:
-    """One connection: offer `cipher_string` (OpenSSL syntax) at exactly `version`, return what happened.
+    """One connection: offer `suites` (code points, in order; None for all) at exactly `version`.
 
     The whole connection lasts at most `limit_s` seconds (default: the target's connection limit).
+    For TLS 1.3, `suites` is ignored: the client offers its TLS 1.3 suites.
     """
     limit = min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
     if limit < target.timeout_s:  # near the deadline: the TCP connect may not take longer than what is left
         target = replace(target, timeout_s=max(limit, 0.05))
-    location, network = target.sslyze_settings()
+    location, network = sslyze_settings(target)
     try:
         connection = SslConnection(
             server_location=location,
@@ -219,14 +180,13 @@ def handshake(
     except ValueError as exc:  # e.g. TLS 1.3 asked of the legacy client: a programming error, said plainly
         return Rejected(f"client cannot offer {version}: {exc}")
     ssl_client = connection.ssl_client
-    if cipher_string is not None:
-        if version is TlsVersion.TLSV1_3 and isinstance(ssl_client, SslClient):
-            ssl_client.set_ciphersuites(cipher_string)
+    seclevel = "@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""
+    if version is not TlsVersion.TLSV1_3:
+        if suites is None:
+            ssl_client.set_cipher_list(_ALL_TLS12 + seclevel)
         else:
-            suffix = "@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""
-            ssl_client.set_cipher_list(cipher_string + suffix)
-    elif version is not TlsVersion.TLSV1_3:
-        ssl_client.set_cipher_list(_ALL_TLS12 + ("@SECLEVEL=0" if isinstance(ssl_client, SslClient) else ""))
+            names = _names(client)
+            ssl_client.set_cipher_list(":".join(names[code] for code in suites if code in names) + seclevel)
     with _Watchdog(ssl_client, limit) as watchdog:
         outcome = _connect(connection, ssl_client, target)
     if watchdog.fired and not isinstance(outcome, Accepted):
@@ -237,16 +197,15 @@ def handshake(
 def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Target) -> Outcome:
     try:
         connection.connect(should_retry_connection=False)
-        return Accepted(ssl_client.get_current_cipher_name())
+        return _accepted(ssl_client)
     except ClientCertificateRequested:
-        return Accepted(ssl_client.get_current_cipher_name(), note="server asks for a client certificate")
+        return _accepted(ssl_client, note="server asks for a client certificate")
     except ServerTlsConfigurationNotSupported as exc:
-        cipher = _current_cipher(ssl_client)
-        if cipher:
-            return Accepted(cipher, note=f"handshake not completed by the client: {exc.error_message}")
-        return Rejected(exc.error_message)
+        if _current_cipher(ssl_client):
+            return _accepted(ssl_client, note=f"handshake not completed by the client: {exc.error_message}")
+        return Rejected(exc.error_message, _refusal(exc.error_message))
     except ServerRejectedTlsHandshake as exc:
-        return Rejected(exc.error_message)
+        return Rejected(exc.error_message, _refusal(exc.error_message))
     except TlsHandshakeTimedOut:
         cipher = _current_cipher(ssl_client)
         if cipher:
@@ -269,12 +228,54 @@ def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Targe
     except TimeoutError:
         return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:.3g} s")
     except _nassl.OpenSSLError as exc:
-        return Rejected(f"TLS error: {_short(str(exc))}")
+        message = _short(str(exc))
+        return Rejected(f"TLS error: {message}", _refusal(message))
+    except ConnectionResetError as exc:
+        return Rejected(f"connection reset during the handshake: {_short(str(exc))}", Refusal.RESET)
     except OSError as exc:
-        return Rejected(f"connection broken during the handshake: {_short(str(exc))}")
+        return Rejected(f"connection broken during the handshake: {_short(str(exc))}", Refusal.CLOSED)
     finally:
         with contextlib.suppress(Exception):
             connection.close()
+
+
+# sslyze's and OpenSSL's wording, read here and nowhere else: (phrase, kind), first match wins.
+_REFUSALS = (
+    ("rejected the connection", Refusal.RESET),
+    ("interrupted the tls handshake", Refusal.CLOSED),
+    ("closed the connection", Refusal.CLOSED),
+    ("shut down", Refusal.CLOSED),
+    ("wrong version number", Refusal.NOT_TLS),
+    ("wrong ssl version", Refusal.NOT_TLS),
+    ("unknown protocol", Refusal.NOT_TLS),
+    ("record layer", Refusal.NOT_TLS),
+    ("alert", Refusal.ALERT),
+    ("no cipher", Refusal.ALERT),
+)
+
+
+def _refusal(message: str) -> Refusal:
+    lowered = message.lower()
+    return next((kind for phrase, kind in _REFUSALS if phrase in lowered), Refusal.OTHER)
+
+
+_TLS13_CODES = {
+    "TLS_AES_128_GCM_SHA256": 0x1301,
+    "TLS_AES_256_GCM_SHA384": 0x1302,
+    "TLS_CHACHA20_POLY1305_SHA256": 0x1303,
+    "TLS_AES_128_CCM_SHA256": 0x1304,
+    "TLS_AES_128_CCM_8_SHA256": 0x1305,
+}
+
+
+def _accepted(ssl_client: BaseSslClient, note: str | None = None) -> Outcome:
+    name = _current_cipher(ssl_client)
+    if name in _TLS13_CODES:
+        return Accepted(_TLS13_CODES[name], note)
+    suite = catalog.by_openssl_name(name) if name else None
+    if suite is None:
+        return Rejected(f"the server picked {name or 'no suite'}, which the catalog does not know", Refusal.OTHER)
+    return Accepted(suite.code, note)
 
 
 def _current_cipher(ssl_client: BaseSslClient) -> str | None:

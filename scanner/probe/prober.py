@@ -12,33 +12,25 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Protocol as TypingProtocol
 
-from scanner import catalog
+from scanner import catalog, clients
+from scanner.clients import ClientProfile
 from scanner.impact import negotiate
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
 from scanner.probe.elimination import (
     Elimination,
+    Offer,
     detect_server_preference,
     eliminate,
     eliminate_in_chunks,
     refused_without_alert,
 )
-from scanner.probe.handshake import (
-    Accepted,
-    Client,
-    DeadlineExceeded,
-    Gate,
-    Outcome,
-    Rejected,
-    Target,
-    Unreachable,
-    client_for,
-    handshake,
-    legacy_only_tls12_suites,
-    legacy_tls12_suites,
-    modern_tls12_suites,
-)
+from scanner.probe.handshake import Client, client_codes, client_for, handshake, legacy_only_codes
+from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
+from scanner.probe.raw import hello_handshake
+from scanner.probe.target import DeadlineExceeded, Gate, Target
 
 _OTHER_VERSIONS = (TlsVersion.SSLV3, TlsVersion.TLSV1_0, TlsVersion.TLSV1_1, TlsVersion.TLSV1_3)
 
@@ -55,41 +47,53 @@ class _Run:
 
     target: Target
     gate: Gate
+    profile: ClientProfile
     connections: int = 0
     notes: list[str] = field(default_factory=list)
     small_hellos: bool = False
     hello_slice: int = 32
+    refusals: set[Refusal] = field(default_factory=set)
+    """How the TLS 1.2 enumeration's hellos were refused (the legacy client's version probes misreport a
+    reset as "wrong version number", so they do not count)."""
 
-    def offer(self, version: TlsVersion, client: Client, suites: Sequence[str] | None) -> Outcome:
+    def offer(self, version: TlsVersion, client: Client, suites: Sequence[int] | None) -> Outcome:
         remaining = self.gate()
         self.connections += 1
-        cipher_string = ":".join(suites) if suites is not None else None
-        return handshake(self.target, version, client, cipher_string, limit_s=remaining)
+        return handshake(self.target, version, client, suites, limit_s=remaining)
 
-    def offer_tls12(self, client: Client) -> _Offer:
+    def offer_tls12(self, client: Client) -> Offer:
         return lambda suites: self.offer(TlsVersion.TLSV1_2, client, suites)
+
+    def offer_hello(self, suites: Sequence[int]) -> Outcome:
+        """The modelled client's own TLS 1.2 ClientHello (its groups, signature algorithms, extensions)
+        offering `suites`; read up to the ServerHello."""
+        remaining: float | None = self.gate()
+        limit = self.target.connection_limit_s if remaining is None else min(remaining, self.target.connection_limit_s)
+        self.connections += 1
+        return hello_handshake(self.target, self.profile, suites, limit_s=limit)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
             self.notes.append(text)
 
 
-class _Offer(TypingProtocol):
-    def __call__(self, suites: Sequence[str], /) -> Outcome: ...
-
-
 @dataclass(frozen=True)
 class _Enumeration:
-    """Accepted suites (OpenSSL names, in pick order), whether the server imposes its order, or why not."""
+    """Accepted suites (code points, in pick order), whether the server imposes its order, or why not."""
 
-    picks: list[str]
+    picks: list[int]
     server_preference: bool | None
     unreachable: Unreachable | None = None
 
 
+def _target(endpoint: Endpoint, ip: str, timeout_s: float) -> Target:
+    return Target(ip, endpoint.port, endpoint.server_name, timeout_s)
+
+
 @dataclass(frozen=True)
 class SslyzeProber:
-    """Probes with sslyze's connection machinery: elimination by default, or sslyze's own per-suite scan."""
+    """Probes with sslyze's connection machinery and the modelled client's own ClientHello: elimination by
+    default, or sslyze's own per-suite scan."""
 
     timeout_s: float = 5.0
     exhaustive: bool = False
@@ -105,7 +109,7 @@ class SslyzeProber:
         except (UnicodeError, ValueError) as exc:
             reason = f"{endpoint.host!r} is not a valid host name: {exc}"
             return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, reason, mode=mode)
-        run = _Run(Target(ip, endpoint.port, endpoint.server_name, self.timeout_s), gate)
+        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client))
         try:
             result = self._probe(endpoint, policy, run, mode)
         except DeadlineExceeded as exc:
@@ -119,27 +123,19 @@ class SslyzeProber:
         return replace(result, connections=run.connections, duration_s=duration, notes=notes)
 
     def handshake_only(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult:
-        """One real handshake offering exactly the policy's Selected list (no enumeration): `negotiated` is
-        what the server picked, or None with the reason. For checking predictions."""
+        """One handshake as the client makes it, offering the Selected suites it implements (no
+        enumeration): `negotiated` is what the server picked, or None with the reason. For checking
+        predictions."""
         try:
             ip = _resolve(endpoint)
         except (socket.gaierror, UnicodeError, ValueError) as exc:
             return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, f"cannot resolve {endpoint.host}: {exc}")
-        run = _Run(Target(ip, endpoint.port, endpoint.server_name, self.timeout_s), gate)
+        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client))
+        base = ProbeResult(endpoint.id, EndpointStatus.OK, ip=ip)
         try:
-            outcome = _offer_selected(run, policy.selected)
+            result = _client_handshake(run, policy, base, predicted=None)
         except DeadlineExceeded as exc:
-            outcome = Unreachable(EndpointStatus.TIMEOUT, str(exc))
-        if isinstance(outcome, Accepted):
-            picked = catalog.by_openssl_name(outcome.cipher)
-            result = ProbeResult(
-                endpoint.id, EndpointStatus.OK, ip=ip, negotiated=picked.name if picked else outcome.cipher
-            )
-        elif isinstance(outcome, Unreachable):
-            result = ProbeResult(endpoint.id, outcome.status, outcome.reason, ip=ip)
-        else:
-            reason = outcome.reason if outcome is not None else "no Selected suite can be offered"
-            result = ProbeResult(endpoint.id, EndpointStatus.NO_COMMON_SUITE, reason, ip=ip)
+            result = replace(base, status=EndpointStatus.TIMEOUT, reason=str(exc))
         return replace(result, connections=run.connections, notes=tuple(run.notes))
 
     def _probe(self, endpoint: Endpoint, policy: Policy, run: _Run, mode: ProbeMode) -> ProbeResult:
@@ -151,7 +147,7 @@ class SslyzeProber:
         if found.picks:
             versions.append(TlsVersion.TLSV1_2)
         versions.sort(key=list(TlsVersion).index)
-        accepted = _iana_names(found.picks, run)
+        accepted = _iana_names(found.picks)
         if not found.server_preference:
             accepted = catalog.strongest_first(accepted)
         base = ProbeResult(
@@ -172,30 +168,46 @@ class SslyzeProber:
 
 
 def _enumerate(run: _Run) -> _Enumeration:
-    """Elimination with the modern client, then the legacy one for what only it can offer."""
-    modern = _eliminate(run, Client.MODERN, modern_tls12_suites())
+    """Elimination with nassl's modern client, then with the modelled client's own hello for every other
+    suite it or nassl's legacy OpenSSL knows: only the server's choice is needed, so that hello can name
+    suites the client does not implement, and a server may grant a suite only to a hello that lists, say,
+    the RFC 7919 groups Java lists and OpenSSL does not."""
+    modern = _eliminate(run, run.offer_tls12(Client.MODERN), client_codes(Client.MODERN))
     _keep_notes(run, modern, "modern client")
     if modern.unreachable is not None and not modern.picks:
         return _Enumeration([], None, modern.unreachable)
-    legacy = _eliminate(run, Client.LEGACY, legacy_only_tls12_suites())
-    _keep_notes(run, legacy, "legacy client")
-    preference, note = _preference(run, modern.picks, legacy.picks, in_pick_order=not run.small_hellos)
+    found = set(modern.picks)
+    rest = [c for c in dict.fromkeys([*_profile_codes(run.profile), *legacy_only_codes()]) if c not in found]
+    own = _eliminate(run, run.offer_hello, rest)
+    _keep_notes(run, own, f"{run.profile.name} hello")
+    missed = [c for c in own.picks if c in client_codes(Client.MODERN)]
+    if missed:
+        run.note(
+            f"{run.profile.title}'s own ClientHello gets {len(missed)} suite(s) OpenSSL's hello does not: "
+            + ", ".join(_iana_names(missed))
+        )
+    passes = [p for p in (modern.picks, own.picks) if p]
+    picks = [code for part in passes for code in part]
+    preference, note = _preference(run, passes)
     if note:
         run.note(note)
-    picks = [*modern.picks, *legacy.picks]
-    if preference and run.small_hellos:
-        # Slices keep the server's order only within themselves: one more pass over the accepted suites,
-        # if they fit in one hello the server takes.
-        if max(len(modern.picks), len(legacy.picks)) <= run.hello_slice:
-            picks = [
-                *eliminate(run.offer_tls12(Client.MODERN), modern.picks).picks,
-                *eliminate(run.offer_tls12(Client.LEGACY), legacy.picks).picks,
-            ]
+    if preference and (len(passes) > 1 or run.small_hellos):
+        # Separate eliminations (or slices) keep the server's order only within themselves: one more pass
+        # over every accepted suite, in one hello, if they fit in one hello the server takes.
+        if not run.small_hellos or len(picks) <= run.hello_slice:
+            ordered = eliminate(run.offer_hello, picks).picks
+            if set(ordered) == set(picks):
+                picks = list(ordered)
+            else:
+                run.note("the server's order between suites found by different hellos is not known")
         else:
             run.note("the server's order is known only within each slice of suites offered")
-    if preference and modern.picks and legacy.picks:
-        run.note("server order between modern and legacy-only suites assumed: legacy-only suites last")
     return _Enumeration(picks, preference)
+
+
+@cache
+def _profile_codes(profile: ClientProfile) -> tuple[int, ...]:
+    return tuple(catalog.resolve(name).code for name in profile.suites)
 
 
 HELLO_SLICES = (32, 16, 8)
@@ -204,10 +216,9 @@ a short host name, under the 255-byte limit some servers and middleboxes have (n
 suite is about 370 bytes); a long SNI name needs the smaller slices."""
 
 
-def _eliminate(run: _Run, client: Client, suites: Sequence[str]) -> Elimination:
+def _eliminate(run: _Run, offer: Offer, suites: Sequence[int]) -> Elimination:
     """Elimination offering every suite at once; if the server closes on that hello without a word (twice,
     so one dropped connection does not count), again with smaller and smaller hellos."""
-    offer = run.offer_tls12(client)
     if run.small_hellos:
         return eliminate_in_chunks(offer, suites, run.hello_slice)
     full = eliminate(offer, suites)
@@ -233,7 +244,7 @@ def _enumerate_exhaustive(run: _Run) -> _Enumeration:
     """sslyze's own scan, one handshake per suite; then our order check on what it found."""
     from scanner.probe.exhaustive import sslyze_tls12_scan
 
-    first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, modern_tls12_suites())
+    first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, None)
     if isinstance(first, Unreachable):
         return _Enumeration([], None, first)
     run.gate()
@@ -243,55 +254,44 @@ def _enumerate_exhaustive(run: _Run) -> _Enumeration:
     if scan.error and not scan.accepted:
         run.note(f"{scan.error}; fell back to elimination")
         return _enumerate(run)
-    picks = _strongest_first_openssl(scan.accepted)
-    modern = set(modern_tls12_suites())
-    preference, note = _preference(
-        run, [p for p in picks if p in modern], [p for p in picks if p not in modern], in_pick_order=False
-    )
+    picks = _strongest_first(scan.accepted)
+    preference, note = _preference(run, [picks], in_pick_order=False)
     if note:
         run.note(note)
     if preference is not True:
         return _Enumeration(picks, preference)
     # The server imposes its order: recover it by elimination over the accepted set (accepted + 1).
-    ordered = [
-        *eliminate(run.offer_tls12(Client.MODERN), [p for p in picks if p in modern]).picks,
-        *eliminate(run.offer_tls12(Client.LEGACY), [p for p in picks if p not in modern]).picks,
-    ]
-    return _Enumeration(ordered or picks, True)
+    ordered = eliminate(run.offer_hello, picks).picks
+    return _Enumeration(list(ordered) if set(ordered) == set(picks) else picks, True)
 
 
 def _preference(
-    run: _Run, modern: Sequence[str], legacy: Sequence[str], in_pick_order: bool = True
+    run: _Run, passes: Sequence[Sequence[int]], in_pick_order: bool = True
 ) -> tuple[bool | None, str | None]:
-    """Ask whether the server imposes its order, with a group of accepted suites that one client can offer.
+    """Ask whether the server imposes its order by offering accepted suites in another order.
 
-    Picks from two separate eliminations are not in one pick order, so a mixed group needs the extra
-    handshake of the unordered check; elimination results alone cannot tell.
+    Picks of one elimination are in pick order, and the same client can ask again (one handshake). Picks
+    of several passes are not in one pick order: the client's own hello, which can name any suite, asks
+    with two handshakes.
     """
+    picks = [code for part in passes for code in part]
     if run.small_hellos:  # a hello the server accepts: no more suites than one slice
-        modern, legacy = modern[: run.hello_slice], legacy[: run.hello_slice]
-    if len(modern) >= 2:
-        group, client = modern, Client.MODERN
-    elif len(legacy) >= 2:
-        group, client = legacy, Client.LEGACY
-    else:
-        group = [*modern, *legacy]
-        mixed_client = client_for(group)
-        if len(group) < 2 or mixed_client is None:
-            return None, None
-        if in_pick_order:
-            return None, "server order unknown: its two accepted suites need different TLS clients"
-        client = mixed_client
-    return detect_server_preference(run.offer_tls12(client), group, in_pick_order)
+        picks = picks[: run.hello_slice]
+    if len(picks) < 2:
+        return None, None
+    if len(passes) == 1 and in_pick_order and not run.small_hellos:
+        client = client_for(picks)
+        offer = run.offer_tls12(client) if client is not None else run.offer_hello
+        return detect_server_preference(offer, picks, in_pick_order=True)
+    return detect_server_preference(run.offer_hello, picks, in_pick_order=False)
 
 
 def _no_tls_reason(run: _Run) -> str:
     """Why no handshake worked, in words an admin can act on, with the first error as the evidence."""
     first = run.notes[0] if run.notes else "no answer recorded"
-    lowered = first.lower()
-    if "wrong version number" in lowered or "unknown protocol" in lowered or "record layer" in lowered:
+    if run.refusals & {Refusal.NOT_TLS}:
         return f"the server does not answer in TLS: plain HTTP or another protocol on this port? ({first})"
-    if "rejected the connection" in lowered or "closed the connection" in lowered or "broken" in lowered:
+    if run.refusals and run.refusals <= {Refusal.CLOSED, Refusal.RESET}:
         return f"the server closes or resets every TLS handshake, whatever version and suites are offered ({first})"
     return f"no TLS handshake succeeded with any version ({first})"
 
@@ -300,6 +300,8 @@ def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
     for note in elimination.notes:
         run.note(note)
     ended = elimination.ended
+    if isinstance(ended, Rejected):
+        run.refusals.add(ended.kind)
     if isinstance(ended, Unreachable) and elimination.picks:
         run.note(f"TLS 1.2 enumeration ({who}) cut short, the accepted list may be incomplete: {ended.reason}")
     elif isinstance(ended, Rejected | Unreachable) and not elimination.picks:
@@ -308,80 +310,91 @@ def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
 
 # A short list for version probes of servers that refuse large hellos: common suites of every era.
 _SMALL_HELLO_SUITES = (
-    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-SHA:ECDHE-ECDSA-AES128-SHA:"
-    "ECDHE-RSA-AES256-SHA:DHE-RSA-AES128-SHA:AES128-GCM-SHA256:AES128-SHA:AES256-SHA:DES-CBC3-SHA:RC4-SHA:RC4-MD5"
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_RC4_128_MD5",
 )
 
 
 def _speaks(run: _Run, version: TlsVersion) -> bool:
     client = Client.MODERN if version is TlsVersion.TLSV1_3 else Client.LEGACY
     small = run.small_hellos and version is not TlsVersion.TLSV1_3
-    outcome = run.offer(version, client, _SMALL_HELLO_SUITES.split(":") if small else None)
+    suites = [catalog.resolve(name).code for name in _SMALL_HELLO_SUITES] if small else None
+    outcome = run.offer(version, client, suites)
     if isinstance(outcome, Unreachable):
         run.note(f"{version}: {outcome.reason}")
     return isinstance(outcome, Accepted)
 
 
-def _offer_selected(run: _Run, selected: Sequence[str]) -> Outcome | None:
-    """One handshake offering exactly `selected` (IANA names), in order, TLS 1.2 only; None if none can be."""
-    offerable = set(modern_tls12_suites()) | set(legacy_tls12_suites())
-    offered: list[str] = []
-    for name in selected:
-        suite = catalog.resolve(name)
-        if suite.openssl_name and suite.openssl_name in offerable:
-            offered.append(suite.openssl_name)
-        else:
-            run.note(f"Selected suite {name} cannot be offered by this scanner's TLS clients; left out")
-    if not offered:
-        return None
-    client = client_for(offered)
-    if client is None:
-        offered = [n for n in offered if n in modern_tls12_suites()]
-        run.note(
-            "Selected mixes suites only the legacy client has with ones only the modern one has; offered the latter"
-        )
-        client = Client.MODERN
-    return run.offer(TlsVersion.TLSV1_2, client, offered)
-
-
 def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
-    """One handshake offering exactly the Selected list, in order, TLS 1.2 only."""
-    predicted = negotiate(policy.selected, base.accepted_tls12, base.server_preference)
-    outcome = _offer_selected(run, policy.selected)
-    if outcome is None:
-        return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason="no Selected suite can be offered")
+    """The client's own handshake, compared with what the accepted list predicts."""
+    implemented = [name for name in policy.selected if run.profile.implements(catalog.resolve(name).code)]
+    predicted = negotiate(implemented, base.accepted_tls12, base.server_preference)
+    return _client_handshake(run, policy, base, predicted)
+
+
+def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: str | None) -> ProbeResult:
+    """One ClientHello exactly as the modelled client sends it: the Selected suites it implements, in
+    order, TLS 1.2 only, with its groups, signature algorithms and extensions. Its answer is the status;
+    where the accepted list predicted otherwise, the result says so and why."""
+    profile = run.profile
+    offered, missing = profile.offer(policy.selected)
+    for name in missing:
+        run.note(f"Selected suite {name} is not implemented by {profile.title}: the client never offers it")
+    if not offered:
+        reason = f"{profile.title} implements none of the {len(policy.selected)} Selected suites"
+        return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
+    outcome = run.offer_hello(offered)
     if isinstance(outcome, Accepted):
-        picked = catalog.by_openssl_name(outcome.cipher)
-        negotiated = picked.name if picked else outcome.cipher
-        if predicted and predicted != negotiated:
-            run.note(f"negotiated {negotiated}, but the accepted list predicted {predicted}")
-        return replace(base, negotiated=negotiated)
+        suite = catalog.by_code(outcome.code)
+        name = suite.name if suite else f"0x{outcome.code:04X}"
+        if outcome.code not in offered:
+            reason = f"the server picked {name}, which the client did not offer: the client aborts the handshake"
+            return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+        if predicted and predicted != name:
+            run.note(
+                f"the client's own hello negotiated {name}; the accepted suites and server order predicted "
+                f"{predicted}. The status rests on the client's hello"
+            )
+        return replace(base, negotiated=name)
     if isinstance(outcome, Unreachable):
         return replace(base, status=outcome.status, reason=f"policy handshake: {outcome.reason}")
     if predicted:
-        # The server accepts a Selected suite, yet refused this hello: not a cipher problem.
-        reason = f"handshake with the Selected list failed ({outcome.reason}) although the server accepts {predicted}"
+        # The server accepts a Selected suite, yet refused the client's hello: not a matter of suites alone.
+        reason = (
+            f"the client's hello was refused ({outcome.reason}) although the server accepts {predicted} "
+            "from other hellos; the status rests on the client's hello"
+        )
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
-    reason = f"server accepts none of the {len(policy.selected)} Selected suites ({outcome.reason})"
+    count = len(offered)
+    reason = f"server accepts none of the {count} Selected suites {profile.title} offers ({outcome.reason})"
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
 
 
-def _strongest_first_openssl(openssl_names: Sequence[str]) -> list[str]:
-    def key(name: str) -> tuple[int, tuple[int, ...]]:
-        suite = catalog.by_openssl_name(name)
-        return (0, suite.sort_key) if suite else (1, ())
+def _strongest_first(codes: Sequence[int]) -> list[int]:
+    def key(code: int) -> tuple[int, tuple[int, ...]]:
+        suite = catalog.by_code(code)
+        return (0, suite.sort_key) if suite else (1, (code,))
 
-    return sorted(openssl_names, key=key)
+    return sorted(codes, key=key)
 
 
-def _iana_names(openssl_names: Sequence[str], run: _Run) -> list[str]:
+def _iana_names(codes: Sequence[int]) -> list[str]:
     names: list[str] = []
-    for name in openssl_names:
-        suite = catalog.by_openssl_name(name)
-        if suite is None:
-            run.note(f"accepted suite {name} is not in the catalog")
-        elif suite.name not in names:
-            names.append(suite.name)
+    for code in codes:
+        suite = catalog.by_code(code)
+        name = suite.name if suite else f"0x{code:04X}"
+        if name not in names:
+            names.append(name)
     return names
 
 

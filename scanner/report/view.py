@@ -62,6 +62,7 @@ def policy_dict(policy: Policy) -> dict[str, Any]:
         "protocols": [v.value for v in policy.protocols_selected],
         "selected": list(policy.selected),
         "disabled": list(policy.disabled),
+        "client": policy.client,
     }
 
 
@@ -114,6 +115,7 @@ def policy_from_dict(data: dict[str, Any]) -> Policy:
         protocols_disabled=(),
         selected=tuple(data["selected"]),
         disabled=tuple(data["disabled"]),
+        client=str(data.get("client", "jsse-17")),
     )
 
 

@@ -1,0 +1,183 @@
+"""A client's TLS 1.2 ClientHello built from its profile, and the server's first answer read back; pure bytes.
+
+Learning which suite a server picks needs only its ServerHello, so the probe can send the exact hello the
+modelled client sends (its suites in order, its groups, signature algorithms and extensions, none of which
+nassl's OpenSSL builds can all reproduce) and stop there.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from scanner.clients import ClientProfile, Extension
+
+TLS12 = 0x0303
+_HANDSHAKE, _ALERT = 0x16, 0x15
+_CLIENT_HELLO, _SERVER_HELLO = 0x01, 0x02
+_MAX_RECORD = 16384 + 2048
+
+ALERTS = {
+    0: "close notify",
+    10: "unexpected message",
+    20: "bad record mac",
+    22: "record overflow",
+    40: "handshake failure",
+    42: "bad certificate",
+    43: "unsupported certificate",
+    46: "certificate unknown",
+    47: "illegal parameter",
+    48: "unknown CA",
+    50: "decode error",
+    51: "decrypt error",
+    70: "protocol version",
+    71: "insufficient security",
+    80: "internal error",
+    86: "inappropriate fallback",
+    90: "user canceled",
+    109: "missing extension",
+    110: "unsupported extension",
+    112: "unrecognized name",
+    116: "certificate required",
+    120: "no application protocol",
+}
+
+VERSIONS = {0x0300: "SSLv3", 0x0301: "TLSv1.0", 0x0302: "TLSv1.1", 0x0303: "TLSv1.2", 0x0304: "TLSv1.3"}
+
+
+def _u8(data: bytes) -> bytes:
+    return len(data).to_bytes(1, "big") + data
+
+
+def _u16(data: bytes) -> bytes:
+    return len(data).to_bytes(2, "big") + data
+
+
+def _u24(data: bytes) -> bytes:
+    return len(data).to_bytes(3, "big") + data
+
+
+def _codes(values: Sequence[int]) -> bytes:
+    return b"".join(v.to_bytes(2, "big") for v in values)
+
+
+def sni_name(server_name: str) -> str | None:
+    """The name for the server_name extension: IDNA-encoded (A-labels), or None for an address literal,
+    which RFC 6066 does not allow there (Java sends none either)."""
+    name = server_name.strip().rstrip(".")
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+        return None
+    except ValueError:
+        pass
+    return name.encode("idna").decode("ascii") if name else None
+
+
+def client_hello(profile: ClientProfile, suites: Sequence[int], server_name: str, random: bytes) -> bytes:
+    """The TLS record carrying `profile`'s TLS 1.2-only ClientHello offering `suites`, in that order."""
+    if len(random) != 32:
+        raise ValueError("a ClientHello random is 32 bytes")
+    groups = profile.groups_for(suites)
+    host = sni_name(server_name)
+    bodies: dict[Extension, bytes | None] = {
+        Extension.SERVER_NAME: _u16(b"\x00" + _u16(host.encode("ascii"))) if host else None,
+        Extension.STATUS_REQUEST: b"\x01\x00\x00\x00\x00",  # OCSP, no responder ids, no extensions
+        Extension.SUPPORTED_GROUPS: _u16(_codes(groups)) if groups else None,
+        Extension.EC_POINT_FORMATS: _u8(b"\x00") if any(not g.is_ffdhe for g in groups) else None,
+        Extension.STATUS_REQUEST_V2: _u16(b"\x02" + _u16(b"\x00\x00\x00\x00")),  # ocsp_multi, empty
+        Extension.EXTENDED_MASTER_SECRET: b"",
+        Extension.SESSION_TICKET: b"",
+        Extension.SIGNATURE_ALGORITHMS: _u16(_codes(profile.signature_schemes)),
+        Extension.SUPPORTED_VERSIONS: _u8(_codes([TLS12])),
+        Extension.SIGNATURE_ALGORITHMS_CERT: _u16(_codes(profile.signature_schemes)),
+        Extension.RENEGOTIATION_INFO: _u8(b""),
+    }
+    extensions = b"".join(
+        ext.to_bytes(2, "big") + _u16(body) for ext in profile.extensions if (body := bodies[ext]) is not None
+    )
+    hello = TLS12.to_bytes(2, "big") + random + _u8(b"") + _u16(_codes(suites)) + _u8(b"\x00") + _u16(extensions)
+    handshake = bytes([_CLIENT_HELLO]) + _u24(hello)
+    return bytes([_HANDSHAKE]) + TLS12.to_bytes(2, "big") + _u16(handshake)
+
+
+@dataclass(frozen=True)
+class ServerHello:
+    """The server's choice: the version and suite (code point) of its ServerHello."""
+
+    version: int
+    code: int
+
+
+@dataclass(frozen=True)
+class Alert:
+    level: int
+    description: int
+
+    def __str__(self) -> str:
+        name = ALERTS.get(self.description, f"alert {self.description}")
+        return f"TLS alert {self.description} ({name})"
+
+
+@dataclass(frozen=True)
+class NotTls:
+    """The first bytes were not a TLS handshake or alert record; `detail` says what they looked like."""
+
+    detail: str
+
+
+Reply = ServerHello | Alert | NotTls
+
+
+def read_reply(data: bytes) -> Reply | None:
+    """The server's answer in the bytes received so far, or None while more are needed."""
+    handshake = b""
+    pos = 0
+    while True:
+        if len(data) - pos < 5:
+            return _not_tls(data) if pos == 0 and data and not _may_be_tls(data) else None
+        content, version, length = (
+            data[pos],
+            int.from_bytes(data[pos + 1 : pos + 3], "big"),
+            int.from_bytes(data[pos + 3 : pos + 5], "big"),
+        )
+        if content not in (_HANDSHAKE, _ALERT) or version >> 8 != 0x03 or length > _MAX_RECORD:
+            return _not_tls(data[pos:])
+        if len(data) - pos - 5 < length:
+            return None
+        fragment = data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+        if content == _ALERT:
+            if len(fragment) < 2:
+                return NotTls("a truncated TLS alert")
+            return Alert(fragment[0], fragment[1])
+        handshake += fragment
+        if len(handshake) < 4:
+            continue
+        if handshake[0] != _SERVER_HELLO:
+            return NotTls(f"a TLS handshake message of type {handshake[0]} where a ServerHello belongs")
+        size = int.from_bytes(handshake[1:4], "big")
+        if len(handshake) < 4 + size:
+            continue
+        return _server_hello(handshake[4 : 4 + size])
+
+
+def _server_hello(body: bytes) -> Reply:
+    if len(body) < 35 or len(body) < 35 + body[34] + 2:
+        return NotTls("a truncated ServerHello")
+    pos = 35 + body[34]
+    return ServerHello(int.from_bytes(body[0:2], "big"), int.from_bytes(body[pos : pos + 2], "big"))
+
+
+def _may_be_tls(data: bytes) -> bool:
+    return data[0] in (_HANDSHAKE, _ALERT) and (len(data) < 2 or data[1] == 0x03)
+
+
+def _not_tls(data: bytes) -> NotTls:
+    head = data[:24]
+    if head[:1] and head[0] & 0x80 and len(head) > 2 and head[2] == 0x04:
+        return NotTls("an SSL 2.0 ServerHello")
+    text = head.decode("ascii", "replace")
+    if text.isprintable():
+        return NotTls(f"plain text {text!r}")
+    return NotTls(f"bytes {head.hex(' ')}")

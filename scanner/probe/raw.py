@@ -1,0 +1,84 @@
+"""One connection that sends a modelled client's own ClientHello and reads only the server's first answer.
+
+The server's ServerHello says which suite it picked; nothing after it is needed to know that, so the
+connection is closed there. Failures are classified here, once, into the outcome kinds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Sequence
+
+from scanner.clients import ClientProfile
+from scanner.models import EndpointStatus
+from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ServerHello, client_hello, read_reply
+from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
+from scanner.probe.target import Target
+
+
+def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int], limit_s: float) -> Outcome:
+    """Offer `suites` in `profile`'s ClientHello; the suite the server picks, or why there was none."""
+    hello = client_hello(profile, suites, target.server_name, os.urandom(32))
+    deadline = time.monotonic() + limit_s
+    try:
+        sock = socket.create_connection((target.ip, target.port), timeout=min(target.timeout_s, limit_s))
+    except ConnectionRefusedError:
+        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
+    except TimeoutError:
+        return Unreachable(
+            EndpointStatus.TIMEOUT,
+            f"TCP connection to {target.ip}:{target.port} timed out after {min(target.timeout_s, limit_s):.3g} s",
+        )
+    except OSError as exc:
+        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc}")
+    with contextlib.closing(sock):
+        return _exchange(sock, hello, target, deadline)
+
+
+def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float) -> Outcome:
+    data = b""
+    try:
+        sock.sendall(hello)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return _silent_server(data, target)
+            sock.settimeout(min(target.timeout_s, left))
+            chunk = sock.recv(16384)
+            if not chunk:
+                if data:
+                    return Rejected("the server closed the connection in the middle of its answer", Refusal.CLOSED)
+                size = len(hello)
+                return Rejected(
+                    f"the server closed the connection without a word on the {size}-byte ClientHello", Refusal.CLOSED
+                )
+            data += chunk
+            reply = read_reply(data)
+            if reply is not None:
+                return _outcome(reply)
+    except TimeoutError:
+        return _silent_server(data, target)
+    except ConnectionResetError:
+        return Rejected(f"the server reset the connection on the {len(hello)}-byte ClientHello", Refusal.RESET)
+    except OSError as exc:
+        return Rejected(f"connection broken during the handshake: {exc.strerror or exc}", Refusal.RESET)
+
+
+def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
+    if isinstance(reply, ServerHello):
+        if reply.version != TLS12:
+            spoken = VERSIONS.get(reply.version, f"version 0x{reply.version:04x}")
+            return Rejected(f"the server answered a TLS 1.2-only hello in {spoken}", Refusal.OTHER)
+        return Accepted(reply.code)
+    if isinstance(reply, Alert):
+        return Rejected(str(reply), Refusal.ALERT)
+    return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)
+
+
+def _silent_server(data: bytes, target: Target) -> Unreachable:
+    if data:
+        return Unreachable(EndpointStatus.TIMEOUT, "the server began to answer the ClientHello, then stopped")
+    return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:.3g} s")

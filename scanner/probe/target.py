@@ -1,0 +1,31 @@
+"""Where a probe connects and how long it may take: plain values shared by every kind of connection."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where and how to connect: the address to dial, the port and the SNI name."""
+
+    ip: str
+    port: int
+    server_name: str
+    timeout_s: float
+
+    @property
+    def connection_limit_s(self) -> float:
+        """Wall-clock bound on one whole connection: a read timeout alone lets a server that dribbles a
+        byte at a time keep a handshake alive for ever."""
+        return 2 * self.timeout_s
+
+
+class DeadlineExceeded(Exception):
+    """The endpoint's time budget ran out before the next connection."""
+
+
+Gate = Callable[[], float]
+"""Called before every new connection: waits for the rate limiter and returns the seconds left before the
+endpoint's deadline; raises DeadlineExceeded when none are left."""
