@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from scanner import catalog
+from scanner import catalog, clients
 from scanner.models import (
     Endpoint,
     EndpointFinding,
@@ -27,7 +27,8 @@ def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointF
     if probe.status is EndpointStatus.NO_COMMON_SUITE:
         disabled = set(policy.disabled)
         listed = disabled | set(policy.selected)
-        required = tuple(s for s in probe.accepted_tls12 if s in disabled)
+        # Only a suite the client implements can rescue the endpoint once it is Selected.
+        required = clients.get(policy.client).implemented(s for s in probe.accepted_tls12 if s in disabled)
         unlisted = tuple(s for s in probe.accepted_tls12 if s not in listed)
     rescue = catalog.strongest_first(required)[0] if required else None
     return EndpointFinding(endpoint, probe, required, unlisted, _advice(probe, policy, rescue, unlisted), rescue)

@@ -13,6 +13,7 @@ from enum import IntEnum
 from functools import cache
 
 from scanner import catalog
+from scanner.models import Policy
 
 
 class Group(IntEnum):
@@ -233,6 +234,20 @@ class ClientProfile:
                 offered.append(suite.code)
         return tuple(offered), tuple(missing)
 
+    def implemented(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The IANA names among `names` this client implements, in the given order."""
+        return tuple(dict.fromkeys(s.name for s in map(catalog.resolve, names) if s.code in self.codes))
+
+    def negotiate(self, selected: Sequence[str], accepted: Sequence[str], server_preference: bool | None) -> str | None:
+        """The suite this client, enabling `selected` in order, gets from a server accepting `accepted` (in
+        the server's order when it imposes one), or None. Suites it does not implement are never offered."""
+        offered = self.implemented(selected)
+        if server_preference:
+            wanted = set(offered)
+            return next((s for s in accepted if s in wanted), None)
+        accepted_set = set(accepted)
+        return next((s for s in offered if s in accepted_set), None)
+
     def groups_for(self, codes: Sequence[int]) -> tuple[Group, ...]:
         """The groups its hello lists when these suites are enabled: elliptic curves only with an EC key
         exchange among them, finite-field groups only with a DHE one (as SunJSSE does)."""
@@ -272,3 +287,8 @@ DEFAULT_CLIENT = "jsse-17"
 def get(name: str) -> ClientProfile:
     """The profile called `name`; raises KeyError for a client tlsverify does not model."""
     return PROFILES[name]
+
+
+def negotiate(policy: Policy, accepted: Sequence[str], server_preference: bool | None) -> str | None:
+    """The suite the policy's client negotiates with a server accepting `accepted`, or None."""
+    return get(policy.client).negotiate(policy.selected, accepted, server_preference)

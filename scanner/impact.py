@@ -14,7 +14,7 @@ from enum import StrEnum
 from itertools import combinations
 from math import comb
 
-from scanner import catalog
+from scanner import catalog, clients
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
 from scanner.policy import Releases, suggested_order, tier
 
@@ -25,15 +25,6 @@ NO_DATA = {
     EndpointStatus.TIMEOUT: "timed out in the stored scan",
     EndpointStatus.TLS_ERROR: "no TLS handshake succeeded in the stored scan",
 }
-
-
-def negotiate(selected: Sequence[str], accepted: Sequence[str], server_preference: bool | None) -> str | None:
-    """The suite a client offering `selected` gets from a server accepting `accepted`, or None."""
-    if server_preference:
-        wanted = set(selected)
-        return next((s for s in accepted if s in wanted), None)
-    accepted_set = set(accepted)
-    return next((s for s in selected if s in accepted_set), None)
 
 
 class ImpactStatus(StrEnum):
@@ -100,8 +91,8 @@ def endpoint_impact(
         return EndpointImpact(
             endpoint, None, None, ImpactStatus.UNCHANGED, "fails before and after: the server does not speak TLS 1.2"
         )
-    old = negotiate(before.selected, probe.accepted_tls12, probe.server_preference)
-    new = negotiate(after.selected, probe.accepted_tls12, probe.server_preference)
+    old = clients.negotiate(before, probe.accepted_tls12, probe.server_preference)
+    new = clients.negotiate(after, probe.accepted_tls12, probe.server_preference)
     order = _order(probe, before, after)
     if old is None and new is None:
         status, reason = ImpactStatus.UNCHANGED, "no common suite before or after"
@@ -133,7 +124,7 @@ def _rescue(accepted: Sequence[str], after: Policy, releases: Releases) -> tuple
     release = releases.get(after.release)
     disabled = set(after.disabled)
     out = []
-    for name in catalog.strongest_first(accepted):
+    for name in catalog.strongest_first(clients.get(after.client).implemented(accepted)):
         if release is not None and name not in release.available:
             where = f"not in release {after.release}"
         elif name in disabled:
@@ -195,7 +186,7 @@ def working_today(scanned: Sequence[tuple[Endpoint, ProbeResult]], current: Poli
     return {
         e.id: p
         for e, p in scanned
-        if p.accepted_tls12 and negotiate(current.selected, p.accepted_tls12, p.server_preference) is not None
+        if p.accepted_tls12 and clients.negotiate(current, p.accepted_tls12, p.server_preference) is not None
     }
 
 
@@ -214,7 +205,8 @@ def advise(
     """
     release = releases.get(current.release)
     shipped = set(release.available) if release else set(current.selected) | set(current.disabled)
-    usable = shipped | set(current.selected)
+    client = clients.get(current.client)
+    usable = set(client.implemented(shipped | set(current.selected)))
     all_working = working_today(scanned, current)
     working = {i: p for i, p in all_working.items() if i not in drop}
     not_working = tuple(sorted(e.id for e, _ in scanned if e.id not in all_working))
@@ -226,7 +218,7 @@ def advise(
     chosen = _smallest_cover(eligible)
     # A suite no endpoint would negotiate (a server's own order took another) serves nobody: leave it out.
     while True:
-        used = {negotiate(chosen, p.accepted_tls12, p.server_preference) for p in working.values()}
+        used = {client.negotiate(chosen, p.accepted_tls12, p.server_preference) for p in working.values()}
         idle = [s for s in chosen if s not in used]
         if not idle:
             break
@@ -235,7 +227,7 @@ def advise(
     ordered = release.available if release else (*current.selected, *current.disabled)
     disabled = tuple(n for n in ordered if n not in set(selected))
     advised = replace(current, selected=selected, disabled=disabled)
-    gets = {i: negotiate(selected, p.accepted_tls12, p.server_preference) for i, p in working.items()}
+    gets = {i: client.negotiate(selected, p.accepted_tls12, p.server_preference) for i, p in working.items()}
     kept_for = tuple((s, tuple(sorted(i for i, g in gets.items() if g == s))) for s in selected)
     weaker = tuple(
         (i, str(gets[i]), min(eligible[i], key=lambda n: catalog.resolve(n).sort_key))

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from scanner.cli import main
+from scanner.clients import negotiate
 from scanner.config import load_policy, load_releases, write_endpoints
-from scanner.impact import ImpactStatus, advise, endpoint_impact, negotiate, working_today
+from scanner.impact import ImpactStatus, advise, endpoint_impact, working_today
 from scanner.lab.demo import DEMO_SERVERS, start_lab
 from scanner.lab.servers import Lab, ServerSpec
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
@@ -33,9 +34,15 @@ def policy(selected: tuple[str, ...], disabled: tuple[str, ...] = ()) -> Policy:
 
 
 def test_negotiate_follows_whose_order_counts() -> None:
-    assert negotiate((B, A), (A, B), server_preference=False) == B  # the client's first choice
-    assert negotiate((B, A), (A, B), server_preference=True) == A  # the server's first choice
-    assert negotiate((C,), (A, B), server_preference=None) is None
+    assert negotiate(policy((B, A)), (A, B), server_preference=False) == B  # the client's first choice
+    assert negotiate(policy((B, A)), (A, B), server_preference=True) == A  # the server's first choice
+    assert negotiate(policy((C,)), (A, B), server_preference=None) is None
+
+
+def test_a_suite_the_client_does_not_implement_is_never_negotiated() -> None:
+    aria = "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"  # OpenSSL has it; SunJSSE does not
+    assert negotiate(policy((aria, B)), (aria, B), server_preference=False) == B
+    assert negotiate(policy((aria,)), (aria, B), server_preference=True) is None
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,6 @@ from typing import Protocol as TypingProtocol
 
 from scanner import catalog, clients
 from scanner.clients import ClientProfile
-from scanner.impact import negotiate
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
 from scanner.probe.elimination import (
     Elimination,
@@ -168,8 +167,8 @@ class SslyzeProber:
 
 
 def _enumerate(run: _Run) -> _Enumeration:
-    """Elimination with nassl's modern client, then with the modelled client's own hello for every other
-    suite it or nassl's legacy OpenSSL knows: only the server's choice is needed, so that hello can name
+    """Elimination with nassl's modern client, then with the modelled client's own hello for every suite
+    left that it or either OpenSSL build knows: only the server's choice is needed, so that hello can name
     suites the client does not implement, and a server may grant a suite only to a hello that lists, say,
     the RFC 7919 groups Java lists and OpenSSL does not."""
     modern = _eliminate(run, run.offer_tls12(Client.MODERN), client_codes(Client.MODERN))
@@ -177,7 +176,8 @@ def _enumerate(run: _Run) -> _Enumeration:
     if modern.unreachable is not None and not modern.picks:
         return _Enumeration([], None, modern.unreachable)
     found = set(modern.picks)
-    rest = [c for c in dict.fromkeys([*_profile_codes(run.profile), *legacy_only_codes()]) if c not in found]
+    every = [*_profile_codes(run.profile), *client_codes(Client.MODERN), *legacy_only_codes()]
+    rest = [code for code in dict.fromkeys(every) if code not in found]
     own = _eliminate(run, run.offer_hello, rest)
     _keep_notes(run, own, f"{run.profile.name} hello")
     missed = [c for c in own.picks if c in client_codes(Client.MODERN)]
@@ -337,8 +337,7 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
 
 def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
     """The client's own handshake, compared with what the accepted list predicts."""
-    implemented = [name for name in policy.selected if run.profile.implements(catalog.resolve(name).code)]
-    predicted = negotiate(implemented, base.accepted_tls12, base.server_preference)
+    predicted = run.profile.negotiate(policy.selected, base.accepted_tls12, base.server_preference)
     return _client_handshake(run, policy, base, predicted)
 
 
