@@ -1,4 +1,4 @@
-"""`tlsverify policy ...`: show, check, upgrade, reset-to-default, diff, apply and releases.
+"""`tlsverify policy ...`: show, check, upgrade, reset-to-default, diff, apply, releases and clients.
 
 Commands that write a policy print it to standard output, or to `--output FILE`; they never overwrite
 their input unless asked with `--in-place`. What they did goes to standard error.
@@ -64,6 +64,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
                        help="default: reports/tlsverify.sqlite")  # fmt: skip
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
+    parser("clients", "the TLS clients a policy can be for (`client:`), and where their data came from")
     cli_impact.add_advise_command(sub)
 
 
@@ -114,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
         return cli_impact.run_advise(args)
     if command == "releases":
         print(policy_text.releases_table(releases.items))
+        return EXIT_OK
+    if command == "clients":
+        print(policy_text.clients_table(releases.items))
         return EXIT_OK
     raise PolicyUsageError(f"unknown policy command {command}")
 

@@ -8,7 +8,7 @@ its source. Nothing here does I/O; `scanner.probe.hello` turns a profile into Cl
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import IntEnum
 from functools import cache
 
@@ -90,6 +90,36 @@ _JDK_EXTENSIONS = (
     Extension.SIGNATURE_ALGORITHMS_CERT,
     Extension.RENEGOTIATION_INFO,
 )
+
+# JDK 11 (SSLExtension.java of openjdk/jdk11u): the signature algorithms pair comes before
+# status_request_v2, and no session_ticket is sent.
+_JDK11_EXTENSIONS = (
+    Extension.SERVER_NAME,
+    Extension.STATUS_REQUEST,
+    Extension.SUPPORTED_GROUPS,
+    Extension.EC_POINT_FORMATS,
+    Extension.SIGNATURE_ALGORITHMS,
+    Extension.SIGNATURE_ALGORITHMS_CERT,
+    Extension.STATUS_REQUEST_V2,
+    Extension.EXTENDED_MASTER_SECRET,
+    Extension.SUPPORTED_VERSIONS,
+    Extension.RENEGOTIATION_INFO,
+)
+
+# JDK 8u261 and later (the TLS 1.3 backport): no OCSP stapling requests by default
+# (jdk.tls.client.enableStatusRequestExtension=false) and no session_ticket.
+_JDK8_EXTENSIONS = (
+    Extension.SERVER_NAME,
+    Extension.SUPPORTED_GROUPS,
+    Extension.EC_POINT_FORMATS,
+    Extension.SIGNATURE_ALGORITHMS,
+    Extension.SIGNATURE_ALGORITHMS_CERT,
+    Extension.EXTENDED_MASTER_SECRET,
+    Extension.SUPPORTED_VERSIONS,
+    Extension.RENEGOTIATION_INFO,
+)
+
+_EDDSA = (0x0807, 0x0808)  # ed25519, ed448: JDK 15 and later
 
 _JDK_GROUPS = (
     Group.X25519,
@@ -197,6 +227,12 @@ _JDK17_SUITES = (
     "SSL_RSA_WITH_NULL_MD5",
 )
 
+_CHACHA20 = (
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+)  # JDK 12 and later; backported to 11.0.13, never to 8
+
 _EC_KEY_EXCHANGES = frozenset({"ECDHE", "ECDH", "AECDH"})
 _DH_KEY_EXCHANGES = frozenset({"DHE", "ADH"})
 
@@ -280,7 +316,47 @@ _JDK17 = ClientProfile(
     extensions=_JDK_EXTENSIONS,
 )
 
-PROFILES: dict[str, ClientProfile] = {p.name: p for p in (_JDK17,)}
+_JDK21 = replace(
+    _JDK17,
+    name="jsse-21",
+    title="OpenJDK 21 (SunJSSE)",
+    source=(
+        "OpenJDK 17.0.15 and 17.0.21 (Debian) and Temurin 25.0.3 send byte-identical TLS 1.2 ClientHellos "
+        "and implement the same 88 TLS 1.2 suites (both captured); 21 lies between them. Not captured itself"
+    ),
+)
+
+_JDK11 = ClientProfile(
+    name="jsse-11",
+    title="OpenJDK 11 (SunJSSE)",
+    source=(
+        "openjdk/jdk11u at 11.0.32, sun/security/ssl: CipherSuite.java (the same 88 TLS 1.2 suites as 17; the "
+        "ChaCha20 suites since 11.0.13), SupportedGroupsExtension.java, SignatureScheme.java (no EdDSA in 11), "
+        "SSLExtension.java (extension order, no session_ticket). Read from source, not captured"
+    ),
+    suites=_JDK17_SUITES,
+    groups=_JDK_GROUPS,
+    signature_schemes=tuple(s for s in _JDK_SIGNATURE_SCHEMES if s not in _EDDSA),
+    extensions=_JDK11_EXTENSIONS,
+)
+
+_JDK8 = ClientProfile(
+    name="jsse-8",
+    title="OpenJDK 8u261+ (SunJSSE)",
+    source=(
+        "openjdk/jdk8u-dev, jdk/src/share/classes/sun/security/ssl: CipherSuite.java (17's suites without "
+        "ChaCha20; the Kerberos suites need a Kerberos setup and are left out), SignatureScheme.java (no "
+        "EdDSA), SSLContextImpl.java (status_request off by default); SupportedGroupsExtension.java and "
+        "SSLExtension.java as 8u builds carry them (no x25519 or x448, no session_ticket). Read from source, "
+        "not captured"
+    ),
+    suites=tuple(s for s in _JDK17_SUITES if s not in _CHACHA20),
+    groups=tuple(g for g in _JDK_GROUPS if g not in (Group.X25519, Group.X448)),
+    signature_schemes=tuple(s for s in _JDK_SIGNATURE_SCHEMES if s not in _EDDSA),
+    extensions=_JDK8_EXTENSIONS,
+)
+
+PROFILES: dict[str, ClientProfile] = {p.name: p for p in (_JDK8, _JDK11, _JDK17, _JDK21)}
 DEFAULT_CLIENT = "jsse-17"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from scanner import catalog
+from scanner import catalog, clients
 from scanner.models import Policy, Problem, Severity
 from scanner.policy import PolicyDiff, Release, Releases, Upgrade
 
@@ -80,6 +80,20 @@ def diff(result: PolicyDiff, a: str, b: str) -> str:
     lines += [f"  ~ {jsse[n]} (moved from {old} to {new})" for n, old, new in result.moved]
     lines += [f"  ^ {jsse[n]} (Selected rank {old} -> {new} among the suites Selected in both)"
               for n, old, new in result.reordered]  # fmt: skip
+    return "\n".join(lines)
+
+
+def clients_table(releases: Sequence[Release]) -> str:
+    """The modelled TLS clients, what their hello carries, which releases run on them, and the sources."""
+    lines = []
+    for profile in clients.PROFILES.values():
+        on = [r.name for r in releases if (r.client or clients.DEFAULT_CLIENT) == profile.name]
+        groups = ", ".join(g.name.lower() for g in profile.groups)
+        lines += [
+            f"{profile.name:<8} {profile.title}: {len(profile.codes)} TLS 1.2 suites, {len(profile.extensions)} "
+            f"hello extensions; groups {groups}" + (f"; releases {', '.join(on)}" if on else ""),
+            f"         source: {profile.source}",
+        ]
     return "\n".join(lines)
 
 
