@@ -134,9 +134,9 @@ _JDK_GROUPS = (
     Group.FFDHE8192,
 )
 
-# Every TLS 1.2 suite SunJSSE implements, in its own priority order (getSupportedCipherSuites() with the
-# jdk.tls.disabledAlgorithms restrictions lifted), as OpenJDK 17.0.15 printed it.
-_JDK17_SUITES = (
+# Every suite below TLS 1.3 that SunJSSE implements, in its own priority order (getSupportedCipherSuites()
+# with the jdk.tls.disabledAlgorithms restrictions lifted), as OpenJDK 17.0.15 printed it.
+JDK17_SUPPORTED = (
     "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
@@ -227,6 +227,24 @@ _JDK17_SUITES = (
     "SSL_RSA_WITH_NULL_MD5",
 )
 
+# CipherSuite.java marks DES suites as protocols up to TLS 1.1 and EXPORT suites up to TLS 1.0 (RFC 5246
+# dropped both), so a TLS 1.2 hello never carries them, whatever the list: seen in the captured hello.
+BEFORE_TLS12 = frozenset(
+    {
+        "SSL_RSA_WITH_DES_CBC_SHA",
+        "SSL_DHE_RSA_WITH_DES_CBC_SHA",
+        "SSL_DHE_DSS_WITH_DES_CBC_SHA",
+        "SSL_DH_anon_WITH_DES_CBC_SHA",
+        "SSL_RSA_EXPORT_WITH_DES40_CBC_SHA",
+        "SSL_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA",
+        "SSL_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA",
+        "SSL_DH_anon_EXPORT_WITH_DES40_CBC_SHA",
+        "SSL_RSA_EXPORT_WITH_RC4_40_MD5",
+        "SSL_DH_anon_EXPORT_WITH_RC4_40_MD5",
+    }
+)
+_JDK17_SUITES = tuple(s for s in JDK17_SUPPORTED if s not in BEFORE_TLS12)
+
 _CHACHA20 = (
     "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
     "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
@@ -245,7 +263,7 @@ class ClientProfile:
     title: str
     source: str
     suites: tuple[str, ...]
-    """Every TLS 1.2 suite the client implements (IANA or JSSE names), in its own priority order."""
+    """Every suite the client can offer in TLS 1.2 (IANA or JSSE names), in its own priority order."""
     groups: tuple[Group, ...]
     signature_schemes: tuple[int, ...]
     extensions: tuple[Extension, ...]
@@ -307,8 +325,9 @@ _JDK17 = ClientProfile(
     name="jsse-17",
     title="OpenJDK 17 (SunJSSE)",
     source=(
-        "OpenJDK 17.0.15 (Debian 17.0.15+6-Debian-1deb12u1): SSLSocketFactory.getSupportedCipherSuites() and "
-        "the bytes of its TLS 1.2 ClientHello, captured with jdk.tls.disabledAlgorithms emptied"
+        "OpenJDK 17.0.15 (Debian 17.0.15+6-Debian-1deb12u1): SSLSocketFactory.getSupportedCipherSuites() "
+        "less the DES and EXPORT suites it offers only below TLS 1.2, and the bytes of its TLS 1.2 "
+        "ClientHello, captured with jdk.tls.disabledAlgorithms emptied"
     ),
     suites=_JDK17_SUITES,
     groups=_JDK_GROUPS,

@@ -137,6 +137,41 @@ def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "suggested order: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" in out
 
 
+def test_a_suite_the_client_lacks_is_said_plainly_not_called_legacy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = policy_text(["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256"])
+    code, path = check(tmp_path, text)
+    out = capsys.readouterr().out
+    assert code == 0
+    assert (
+        f"{path}:6:7: warning: cipher_suites.selected.1: TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is not implemented "
+        "by OpenJDK 17 (SunJSSE) (jsse-17): the client never offers it, so no server can ever negotiate it"
+    ) in out
+    assert "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is in no release up to 12.0.0.0" in out
+    assert "legacy" not in out
+
+
+def test_legacy_is_a_suite_an_earlier_release_shipped() -> None:
+    assert RELEASES.is_legacy("TLS_RSA_WITH_3DES_EDE_CBC_SHA", "12.0.0.0")  # 9.0 had it
+    assert not RELEASES.is_legacy("TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256", "12.0.0.0")  # no release had it
+
+
+def test_the_client_comes_from_the_policy_or_its_release(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    suites = ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert load_policy(write(tmp_path, policy_text(suites, release="9.0"))).client == "jsse-8"
+    assert load_policy(write(tmp_path, policy_text(suites))).client == "jsse-17"
+    assert load_policy(write(tmp_path, "client: jsse-11\n" + policy_text(suites))).client == "jsse-11"
+    # ChaCha20 is in no JDK 8: a 9.0 policy that Selects it hears so.
+    chacha = ["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
+    code, _ = check(tmp_path, policy_text(chacha, release="9.0"))
+    assert code == 0 and "is not implemented by OpenJDK 8u261+ (SunJSSE) (jsse-8)" in capsys.readouterr().out
+    code, path = check(tmp_path, "client: jsse-99\n" + policy_text(suites))
+    out = capsys.readouterr().out
+    assert code == 2
+    assert f"{path}:1:9: client: unknown client 'jsse-99' (known clients: jsse-8, jsse-11, jsse-17, jsse-21)" in out
+
+
 def test_unknown_release_is_a_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, path = check(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], release="99.1"))
     assert code == 0

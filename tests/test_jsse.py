@@ -1,0 +1,333 @@
+"""tlsverify against the real client: OpenJDK's SunJSSE, on every lab server, for several policies.
+
+The Java client (tests/jsse/JsseClient.java, compiled here) enables the Selected list in order, TLS 1.2
+only, with the JDK's own algorithm restrictions lifted (tests/jsse/java.security), so only the list
+decides. For every server and policy, tlsverify's Verify All and `impact --verify`'s handshake must say
+what Java got: the same negotiated suite, or a failure where Java fails. Its own ClientHello must be, byte
+for byte, the hello the JDK sends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from scanner import catalog, clients
+from scanner.config import load_releases
+from scanner.lab.demo import start_lab
+from scanner.lab.gnutls import GnutlsServer
+from scanner.lab.gnutls import unavailable_reason as gnutls_unavailable
+from scanner.lab.process import OpensslServer
+from scanner.lab.servers import LOOPBACK, Lab, ServerSpec
+from scanner.lab.slapd import SlapdServer
+from scanner.lab.slapd import unavailable_reason as slapd_unavailable
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.policy import reset_to_default
+from scanner.probe.hello import client_hello
+from scanner.probe.prober import SslyzeProber
+from scanner.probe.target import Gate
+from scanner.scan import ScanSettings, scan
+from tests.conftest import ROOT
+
+JSSE_DIR = Path(__file__).parent / "jsse"
+
+
+def _java_reason() -> str | None:
+    for tool in ("java", "javac"):
+        if shutil.which(tool) is None:
+            return f"{tool} is not installed (apt-get install openjdk-17-jdk-headless)"
+    return None
+
+
+REASON = _java_reason() or gnutls_unavailable() or slapd_unavailable()
+if REASON and os.environ.get("CI"):
+    raise RuntimeError(f"CI must run the JSSE comparison: {REASON}")
+pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
+
+T12 = (TlsVersion.TLSV1_2,)
+
+
+def _policy(selected: list[str], client: str = "jsse-17") -> Policy:
+    names = tuple(catalog.resolve(n).name for n in selected)
+    return Policy("12.0.0.0", T12, (), names, (), client)
+
+
+MODERN = [
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+]
+POLICIES: dict[str, Policy] = {
+    "modern": _policy(MODERN),
+    "modern-reversed": _policy(MODERN[::-1]),
+    "rsa-and-3des-low": _policy(
+        [
+            *MODERN,
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+            "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
+            "SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        ]
+    ),
+    "release-9.0-defaults": replace(reset_to_default(load_releases(), "9.0"), client="jsse-17"),
+    "suites-jsse-lacks": _policy(
+        [
+            "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256",
+            "TLS_ECDHE_RSA_WITH_CAMELLIA_128_CBC_SHA256",
+            "TLS_RSA_WITH_AES_128_CCM",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_128_CBC_SHA",
+        ]
+    ),
+    "legacy-only-mixed": _policy(
+        [
+            "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+            "SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        ]
+    ),
+    "dhe-first": _policy(
+        [
+            "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384",
+            "TLS_DHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        ]
+    ),
+}
+
+
+@dataclass(frozen=True)
+class JavaClient:
+    """The compiled JsseClient and how to run it."""
+
+    classes: Path
+
+    def command(self, *args: str) -> list[str]:
+        security = JSSE_DIR / "java.security"
+        return ["java", f"-Djava.security.properties={security}", "-cp", str(self.classes), "JsseClient", *args]
+
+    def connect_all(self, jobs: list[tuple[Endpoint, Policy]]) -> list[str]:
+        """One handshake per job, all in one JVM: "OK <suite>" or "FAIL <why>" each."""
+        lines = [
+            f"{LOOPBACK} {e.port} {e.server_name} {','.join(catalog.resolve(n).jsse_name for n in p.selected)}"
+            for e, p in jobs
+        ]
+        done = subprocess.run(
+            self.command(), input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600, check=True
+        )
+        answers = done.stdout.splitlines()
+        assert len(answers) == len(jobs), done.stderr
+        return answers
+
+    def supported(self) -> list[str]:
+        done = subprocess.run(self.command("--supported"), capture_output=True, text=True, timeout=120, check=True)
+        return [line.split()[1] for line in done.stdout.splitlines() if line.startswith("SUPPORTED ")]
+
+
+@pytest.fixture(scope="module")
+def java(tmp_path_factory: pytest.TempPathFactory) -> JavaClient:
+    classes = tmp_path_factory.mktemp("jsse")
+    subprocess.run(["javac", "-d", str(classes), str(JSSE_DIR / "JsseClient.java")], check=True, timeout=300)
+    return JavaClient(classes)
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Iterator[list[Endpoint]]:
+    """The demo lab, plus the servers where an OpenSSL hello and a JSSE hello get different answers."""
+    with Lab() as lab:
+        entries = start_lab(lab)
+        work = {"certificates": lab.certificates, "workdir": str(lab.directory)}
+        extra = [
+            # ECDHE only over X25519 (which OpenSSL 1.0.2's hello lacks), RSA key exchange besides.
+            lab.add(
+                OpensslServer(
+                    "x25519", ciphers="ECDHE-RSA-AES256-GCM-SHA384:AES256-GCM-SHA384", groups="X25519", **work
+                )
+            ),
+            # DHE preferred by the server, ECDHE and RSA besides.
+            lab.add(
+                OpensslServer(
+                    "dhe-server-order",
+                    ciphers="DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256",
+                    server_preference=True,
+                    **work,
+                )
+            ),
+            lab.add(
+                GnutlsServer(
+                    "dhe-3des",
+                    priority="NONE:+VERS-TLS1.2:+3DES-CBC:+DHE-RSA:+SHA1:+COMP-NULL:+SIGN-ALL:+GROUP-ALL",
+                    **work,
+                )
+            ),
+            # Debian's stock slapd on LDAPS: GnuTLS "NORMAL", DHE only for hellos that list FFDHE groups.
+            lab.add(SlapdServer("slapd-ldaps", **work)),
+            # Suites SunJSSE does not implement, and one it does.
+            lab.start(
+                ServerSpec(
+                    "aria",
+                    "ECDHE-RSA-ARIA128-GCM-SHA256:ECDHE-RSA-CAMELLIA128-SHA256:AES128-CCM:ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+                )
+            ),
+            # Drops ClientHellos over 255 bytes without a word, as some middleboxes do.
+            lab.start(ServerSpec("hello255", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA", max_hello=255)),
+        ]
+        endpoints = [
+            Endpoint(str(e["id"]), str(e["name"]), str(e["category"]), str(e["host"]), int(str(e["port"])), ip=LOOPBACK)
+            for e in entries
+        ]
+        endpoints += [
+            Endpoint(s.name, s.name, "lab", f"{s.name}.lab.tlsverify.test", s.port, ip=LOOPBACK) for s in extra
+        ]
+        yield endpoints
+
+
+class _HandshakeOnly:
+    """What `impact --verify` runs: one handshake per endpoint, as the client makes it."""
+
+    def __init__(self) -> None:
+        self._prober = SslyzeProber(timeout_s=3)
+
+    def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult:
+        return self._prober.handshake_only(endpoint, policy, gate)
+
+
+def _scan(endpoints: list[Endpoint], policy: Policy, verify_only: bool) -> list[ProbeResult]:
+    prober = _HandshakeOnly() if verify_only else SslyzeProber(timeout_s=3)
+    results: list[ProbeResult] = []
+
+    def go() -> None:  # in a thread of its own: the tests' event loop, if any, is not disturbed
+        settings = ScanSettings(concurrency=4, rate=1000, deadline_s=60)
+        results.extend(asyncio.run(scan(endpoints, policy, prober, settings)))
+
+    worker = threading.Thread(target=go)
+    worker.start()
+    worker.join(timeout=600)
+    assert not worker.is_alive()
+    return results
+
+
+def _disagreements(results: list[ProbeResult], answers: list[str], policy_name: str) -> list[str]:
+    out = []
+    for result, answer in zip(results, answers, strict=True):
+        if answer.startswith("OK "):
+            expected = catalog.resolve(answer[3:]).name
+            if result.status is not EndpointStatus.OK or result.negotiated != expected:
+                got = result.negotiated or f"{result.status}: {result.reason}"
+                out.append(f"{policy_name} / {result.endpoint_id}: Java negotiated {expected}, tlsverify {got}")
+        elif result.status is EndpointStatus.OK:
+            out.append(f"{policy_name} / {result.endpoint_id}: Java failed ({answer}), tlsverify {result.negotiated}")
+    return out
+
+
+@pytest.mark.parametrize("verify_only", [False, True], ids=["verify-all", "impact-verify"])
+def test_tlsverify_negotiates_what_java_negotiates(java: JavaClient, zoo: list[Endpoint], verify_only: bool) -> None:
+    policies = {**POLICIES, "shipped-policy": _shipped()}
+    jobs = [(e, p) for p in policies.values() for e in zoo]
+    answers = java.connect_all(jobs)
+    wrong: list[str] = []
+    compared = 0
+    for index, (name, policy) in enumerate(policies.items()):
+        results = sorted(_scan(zoo, policy, verify_only), key=lambda r: [e.id for e in zoo].index(r.endpoint_id))
+        mine = answers[index * len(zoo) : (index + 1) * len(zoo)]
+        wrong += _disagreements(results, mine, name)
+        compared += len(results)
+        for result in results:  # a suite Java cannot offer is never reported as negotiated
+            assert result.negotiated is None or clients.get("jsse-17").implements(
+                catalog.resolve(result.negotiated).code
+            )
+    ok = sum(a.startswith("OK ") for a in answers)
+    print(f"\n{compared} server/policy pairs compared with OpenJDK, {ok} connected, {len(wrong)} disagreements")
+    assert not wrong, "\n".join(wrong)
+
+
+def _shipped() -> Policy:
+    from scanner.config import load_policy
+
+    return replace(load_policy(ROOT / "policy.yaml"), client="jsse-17")
+
+
+def test_the_zoo_has_both_outcomes_for_the_hard_servers(java: JavaClient, zoo: list[Endpoint]) -> None:
+    """The comparison means something only if the hard cases connect for real: DHE on stock slapd, DHE
+    3DES, ECDHE over X25519 alone."""
+    by_id = {e.id: e for e in zoo}
+    jobs = [
+        (by_id["slapd-ldaps"], POLICIES["dhe-first"]),
+        (by_id["dhe-3des"], POLICIES["rsa-and-3des-low"]),
+        (by_id["x25519"], POLICIES["release-9.0-defaults"]),
+    ]
+    assert java.connect_all(jobs) == [
+        "OK TLS_DHE_RSA_WITH_AES_128_GCM_SHA256",
+        "OK SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+        "OK TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ]
+
+
+def test_the_jsse_17_profile_is_what_the_jdk_implements(java: JavaClient) -> None:
+    tls13 = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+    supported = [n for n in java.supported() if n not in tls13 and n != "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]
+    assert tuple(supported) == clients.JDK17_SUPPORTED  # the same suites, in the JDK's own order
+    assert clients.get("jsse-17").suites == tuple(s for s in supported if s not in clients.BEFORE_TLS12)
+
+
+@pytest.mark.parametrize(
+    "selected",
+    [
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+            "TLS_ECDH_RSA_WITH_AES_128_CBC_SHA",
+        ],
+        ["TLS_RSA_WITH_AES_128_CBC_SHA"],
+        ["TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_256_GCM_SHA384"],
+        ["TLS_ECDH_anon_WITH_AES_128_CBC_SHA", "TLS_DH_anon_WITH_AES_128_CBC_SHA"],
+        MODERN,
+        list(clients.get("jsse-17").suites),
+    ],
+    ids=["mixed", "rsa", "dhe", "anon", "modern", "every-suite"],
+)
+def test_our_hello_is_the_jdk_hello_byte_for_byte(java: JavaClient, selected: list[str]) -> None:
+    captured = _capture_java_hello(java, selected, "svc.lab.tlsverify.test")
+    random = captured[11:43]
+    codes = [catalog.resolve(n).code for n in selected]
+    assert client_hello(clients.get("jsse-17"), codes, "svc.lab.tlsverify.test", random) == captured
+
+
+def _capture_java_hello(java: JavaClient, selected: list[str], sni: str) -> bytes:
+    with socket.socket() as listener:
+        listener.bind((LOOPBACK, 0))
+        listener.listen(1)
+        listener.settimeout(60)
+        port = listener.getsockname()[1]
+        job = f"{LOOPBACK} {port} {sni} {','.join(catalog.resolve(n).jsse_name for n in selected)}\n"
+        client = subprocess.Popen(java.command(), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        assert client.stdin is not None
+        with client.stdin:
+            client.stdin.write(job)
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while len(data) < 5 or len(data) < 5 + int.from_bytes(data[3:5], "big"):
+                chunk = conn.recv(65536)
+                assert chunk, "the client closed before its hello was whole"
+                data += chunk
+        client.wait(timeout=60)
+    return data
