@@ -96,6 +96,9 @@ class ProbeResult:
     duration_s: float = 0.0
     mode: ProbeMode = ProbeMode.ELIMINATION
     notes: tuple[str, ...] = ()
+    evidence: str | None = None
+    """Where two probes disagreed (the client's own hello, the accepted suites), which one the status rests
+    on and why; None when they agree."""
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,7 @@ def test_each_hostile_server_gives_a_reason_within_the_deadline(lab: Lab, policy
     assert result.duration_s <= BOUND
     if kind.startswith("hello255"):  # every suite still found, from hellos small enough for the server
         assert result.accepted_tls12 == GOOD_SUITES
+        assert result.evidence and "rests on the client's hello" in result.evidence
     if status is EndpointStatus.OK:  # every suite still found, whatever the server does to big hellos
         assert result.accepted_tls12 == GOOD_SUITES
         assert result.negotiated == GOOD_SUITES[0]

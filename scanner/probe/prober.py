@@ -359,21 +359,28 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
         if outcome.code not in offered:
             reason = f"the server picked {name}, which the client did not offer: the client aborts the handshake"
             return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+        evidence = None
         if predicted and predicted != name:
-            run.note(
-                f"the client's own hello negotiated {name}; the accepted suites and server order predicted "
-                f"{predicted}. The status rests on the client's hello"
+            evidence = (
+                f"the client's own hello negotiated {name}, where the accepted suites and the server's order "
+                f"predicted {predicted}: the status rests on the client's hello, as the real client sends it"
             )
-        return replace(base, negotiated=name)
+        elif predicted is None and base.accepted_tls12:
+            evidence = (
+                f"the client's own hello negotiated {name}, which the enumeration did not find accepted: the "
+                "status rests on the client's hello, as the real client sends it"
+            )
+        return replace(base, negotiated=name, evidence=evidence)
     if isinstance(outcome, Unreachable):
         return replace(base, status=outcome.status, reason=f"policy handshake: {outcome.reason}")
     if predicted:
         # The server accepts a Selected suite, yet refused the client's hello: not a matter of suites alone.
-        reason = (
-            f"the client's hello was refused ({outcome.reason}) although the server accepts {predicted} "
-            "from other hellos; the status rests on the client's hello"
+        reason = f"the client's hello was refused ({outcome.reason}) although the server accepts {predicted}"
+        evidence = (
+            f"the server accepts {predicted} from the enumeration's hellos but refused the client's own: the status "
+            "rests on the client's hello, as the real client sends it"
         )
-        return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
+        return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason, evidence=evidence)
     count = len(offered)
     reason = f"server accepts none of the {count} Selected suites {profile.title} offers ({outcome.reason})"
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)

@@ -21,6 +21,8 @@ def summary(report: VerifyAllReport) -> str:
         mark = "ok " if p.status is EndpointStatus.OK else "!! "
         detail = jsse(p.negotiated) if p.negotiated else (p.reason or "")
         lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}")
+        if p.evidence:
+            lines.append(f"   {'':<{width}}  evidence: {p.evidence}")
         if f.required_disabled:
             lines.append(f"   {'':<{width}}  needs Disabled: {', '.join(jsse(n) for n in f.required_disabled)}")
         if f.accepted_unlisted and not f.required_disabled:

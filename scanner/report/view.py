@@ -52,6 +52,7 @@ def endpoint_dict(f: EndpointFinding) -> dict[str, Any]:
         "duration_s": p.duration_s,
         "mode": p.mode.value,
         "notes": list(p.notes),
+        "evidence": p.evidence,
     }
 
 
@@ -146,6 +147,7 @@ def scan_from_report(document: dict[str, Any]) -> list[tuple[Endpoint, ProbeResu
             duration_s=float(e.get("duration_s", 0.0)),
             mode=ProbeMode(e.get("mode", ProbeMode.ELIMINATION.value)),
             notes=tuple(e.get("notes", [])),
+            evidence=e.get("evidence"),
         )
         scanned.append((endpoint, probe))
     return scanned
