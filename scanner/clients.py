@@ -229,20 +229,7 @@ JDK17_SUPPORTED = (
 
 # CipherSuite.java marks DES suites as protocols up to TLS 1.1 and EXPORT suites up to TLS 1.0 (RFC 5246
 # dropped both), so a TLS 1.2 hello never carries them, whatever the list: seen in the captured hello.
-BEFORE_TLS12 = frozenset(
-    {
-        "SSL_RSA_WITH_DES_CBC_SHA",
-        "SSL_DHE_RSA_WITH_DES_CBC_SHA",
-        "SSL_DHE_DSS_WITH_DES_CBC_SHA",
-        "SSL_DH_anon_WITH_DES_CBC_SHA",
-        "SSL_RSA_EXPORT_WITH_DES40_CBC_SHA",
-        "SSL_DHE_RSA_EXPORT_WITH_DES40_CBC_SHA",
-        "SSL_DHE_DSS_EXPORT_WITH_DES40_CBC_SHA",
-        "SSL_DH_anon_EXPORT_WITH_DES40_CBC_SHA",
-        "SSL_RSA_EXPORT_WITH_RC4_40_MD5",
-        "SSL_DH_anon_EXPORT_WITH_RC4_40_MD5",
-    }
-)
+BEFORE_TLS12 = frozenset(s for s in JDK17_SUPPORTED if "_DES_CBC_" in s or "_EXPORT_" in s)
 _JDK17_SUITES = tuple(s for s in JDK17_SUPPORTED if s not in BEFORE_TLS12)
 
 _CHACHA20 = (

@@ -10,6 +10,7 @@ for byte, the hello the JDK sends.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
@@ -22,7 +23,8 @@ from pathlib import Path
 import pytest
 
 from scanner import catalog, clients
-from scanner.config import load_releases
+from scanner.cli import main
+from scanner.config import load_releases, write_endpoints
 from scanner.lab.demo import start_lab
 from scanner.lab.gnutls import GnutlsServer
 from scanner.lab.gnutls import unavailable_reason as gnutls_unavailable
@@ -331,3 +333,38 @@ def _capture_java_hello(java: JavaClient, selected: list[str], sni: str) -> byte
                 data += chunk
         client.wait(timeout=60)
     return data
+
+
+@pytest.mark.parametrize("name", ["modern-reversed", "legacy-only-mixed", "dhe-first", "suites-jsse-lacks"])
+def test_impact_verify_on_the_command_line_agrees_with_java(
+    java: JavaClient, zoo: list[Endpoint], tmp_path: Path, name: str
+) -> None:
+    """`tlsverify verify-all`, then `tlsverify impact --proposed FILE --verify`: each verified suite is Java's."""
+    endpoints = tmp_path / "endpoints.yaml"
+    entries: list[dict[str, object]] = [
+        {"id": e.id, "name": e.name, "host": e.host, "ip": LOOPBACK, "port": e.port, "protocol": "tls"} for e in zoo
+    ]
+    write_endpoints(entries, endpoints, "JSSE comparison zoo")
+    policy = POLICIES[name]
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(
+        'release: "12.0.0.0"\nclient: jsse-17\ncipher_suites:\n  selected:\n'
+        + "".join(f"    - {catalog.resolve(n).jsse_name}\n" for n in policy.selected),
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    common = ["--endpoints", str(endpoints), "--policy", str(ROOT / "policy.yaml"), "--out", str(out), "--no-progress"]
+    main(["verify-all", *common])
+    main(["impact", "--proposed", str(proposed), "--verify", *common])
+    rows = {row["id"]: row for row in json.loads((out / "impact.json").read_text())["endpoints"]}
+    answers = dict(zip([e.id for e in zoo], java.connect_all([(e, policy) for e in zoo]), strict=True))
+    wrong = []
+    for endpoint_id, answer in answers.items():
+        row = rows[endpoint_id]
+        if row["status"] == "unknown" or row.get("verified") is None:
+            assert not answer.startswith("OK "), (endpoint_id, row, answer)  # only what Java cannot reach
+            continue
+        java_suite = catalog.resolve(answer[3:]).name if answer.startswith("OK ") else None
+        if row["verified_suite"] != java_suite:
+            wrong.append(f"{endpoint_id}: Java {answer}, impact --verify {row['verified_suite']}")
+    assert not wrong, "\n".join(wrong)

@@ -17,6 +17,7 @@ TLS12 = 0x0303
 _HANDSHAKE, _ALERT = 0x16, 0x15
 _CLIENT_HELLO, _SERVER_HELLO = 0x01, 0x02
 _MAX_RECORD = 16384 + 2048
+_MAX_SERVER_HELLO = 65536  # a ServerHello with every extension there is stays far below this
 
 ALERTS = {
     0: "close notify",
@@ -157,6 +158,8 @@ def read_reply(data: bytes) -> Reply | None:
         if handshake[0] != _SERVER_HELLO:
             return NotTls(f"a TLS handshake message of type {handshake[0]} where a ServerHello belongs")
         size = int.from_bytes(handshake[1:4], "big")
+        if size > _MAX_SERVER_HELLO:
+            return NotTls(f"a ServerHello of {size} bytes")
         if len(handshake) < 4 + size:
             continue
         return _server_hello(handshake[4 : 4 + size])

@@ -18,6 +18,9 @@ from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ServerHello, cli
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 from scanner.probe.target import Target
 
+_MAX_ANSWER = 1 << 18
+"""Bytes read before giving up on a ServerHello: one is a few hundred bytes, so this is a hostile server."""
+
 
 def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int], limit_s: float) -> Outcome:
     """Offer `suites` in `profile`'s ClientHello; the suite the server picks, or why there was none."""
@@ -56,6 +59,8 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
                     f"the server closed the connection without a word on the {size}-byte ClientHello", Refusal.CLOSED
                 )
             data += chunk
+            if len(data) > _MAX_ANSWER:
+                return Rejected(f"the server sent over {_MAX_ANSWER} bytes without a ServerHello", Refusal.NOT_TLS)
             reply = read_reply(data)
             if reply is not None:
                 return _outcome(reply)
