@@ -60,6 +60,8 @@ def _advice(probe: ProbeResult, policy: Policy, rescue: str | None, unlisted: Se
         return "Check the host, the port and any firewall between the client and the server."
     if status is EndpointStatus.TIMEOUT:
         return "The server or the network is too slow or silent; check the port, or raise --timeout."
+    if status is EndpointStatus.INTERNAL_ERROR:
+        return "tlsverify itself failed here (a bug, not the server's doing): please report it with the reason."
     return "The server did not complete a TLS handshake; check that this port speaks TLS directly."
 
 

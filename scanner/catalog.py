@@ -40,6 +40,8 @@ class Suite:
     aead: bool
     key_bits: int
     strength: Strength
+    flaws: tuple[str, ...] = ()
+    """Why the suite must never be Selected (NULL, anonymous, EXPORT, RC4, 3DES, DES, MD5, ...), or ()."""
 
     @property
     def jsse_name(self) -> str:
@@ -53,18 +55,16 @@ class Suite:
         return f"0x{self.code:04X}"
 
     @property
-    def sort_key(self) -> tuple[int, int, int, int, int, int]:
-        """Strongest first when sorted ascending: strength, forward secrecy, AEAD, ECDHE, key size, code."""
+    def tier(self) -> tuple[int, int, int, int]:
+        """Coarse strength, best first: grade, forward secrecy, AEAD, ECDHE over DHE. Suites that tie are
+        the admin's call (AES-128 against AES-256 or ChaCha20, ECDSA against RSA)."""
         rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[self.strength]
-        ecdhe = 0 if self.key_exchange == "ECDHE" else 1
-        return (
-            rank,
-            0 if self.forward_secret else 1,
-            0 if self.aead else 1,
-            ecdhe,
-            -self.key_bits,
-            self.code,
-        )
+        return (rank, 0 if self.forward_secret else 1, 0 if self.aead else 1, 0 if self.key_exchange == "ECDHE" else 1)
+
+    @property
+    def sort_key(self) -> tuple[int, int, int, int, int, int]:
+        """Strongest first when sorted ascending: the tier, then key size, then code point."""
+        return (*self.tier, -self.key_bits, self.code)
 
 
 class UnknownSuiteError(ValueError):
@@ -87,16 +87,30 @@ def _name(member: object) -> str:
     return str(name) if name else "NULL"
 
 
-def _strength(cs: object, kx: str, cipher: str, mac: str, aead: bool, anonymous: bool) -> Strength:
-    grade = getattr(cs, "min_grade", None)
-    if (
-        anonymous
-        or getattr(cs, "export_grade", False)
-        or cipher == "NULL"
-        or any(cipher.upper().startswith(bad) for bad in _INSECURE_CIPHERS)
-        or mac == "MD5"
-        or grade == Grade.INSECURE
-    ):
+def _flaws(cs: object, name: str, cipher: str, mac: str, anonymous: bool) -> tuple[str, ...]:
+    """Every reason a suite is insecure, labelled as an admin would say it; the one definition."""
+    upper = cipher.upper()
+    found = [
+        label
+        for label, flawed in (
+            ("NULL", cipher == "NULL"),
+            ("anonymous", anonymous),
+            ("EXPORT", bool(getattr(cs, "export_grade", False)) or "EXPORT" in name),
+            ("RC4", "RC4" in name),
+            ("3DES", "3DES" in name),
+            ("DES", "_DES_" in name or name.endswith("_DES_CBC_SHA")),
+            ("MD5", mac == "MD5" or name.endswith("_MD5")),
+        )
+        if flawed
+    ]
+    found += [bad for bad in _INSECURE_CIPHERS if bad not in found and upper.startswith(bad) and bad != "3DES"]
+    if not found and getattr(cs, "min_grade", None) == Grade.INSECURE:
+        found.append("insecure")
+    return tuple(dict.fromkeys(found))
+
+
+def _strength(kx: str, aead: bool, flaws: tuple[str, ...]) -> Strength:
+    if flaws:
         return Strength.INSECURE
     if kx in _NO_FS_KEY_EXCHANGES or not aead:
         return Strength.WEAK
@@ -121,6 +135,7 @@ def _build() -> tuple[Suite, ...]:
         key_bits = int(getattr(bulk, "key_size", 0) or 0)
         kx_params = getattr(cs.key_exchange, "value", None)
         forward_secret = bool(getattr(kx_params, "forward_secret", False)) and not anonymous
+        flaws = _flaws(cs, cs.iana_name, cipher, mac, anonymous)
         suites.append(
             Suite(
                 code=code,
@@ -133,7 +148,8 @@ def _build() -> tuple[Suite, ...]:
                 forward_secret=forward_secret,
                 aead=aead,
                 key_bits=key_bits,
-                strength=_strength(cs, kx, cipher, mac, aead, anonymous),
+                strength=_strength(kx, aead, flaws),
+                flaws=flaws,
             )
         )
     return tuple(sorted(suites, key=lambda s: s.code))

@@ -13,8 +13,8 @@ from scanner import catalog, impact
 from scanner import policy as rules
 from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
 from scanner.models import Endpoint, Policy, ProbeResult
+from scanner.probe.contract import Gate
 from scanner.probe.prober import SslyzeProber
-from scanner.probe.target import Gate
 from scanner.report import impact_report
 from scanner.report.view import policy_from_dict, scan_from_report
 from scanner.runner import (

@@ -16,7 +16,7 @@ from math import comb
 
 from scanner import catalog, clients
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
-from scanner.policy import Releases, suggested_order, tier
+from scanner.policy import Releases, suggested_order
 
 # Statuses with no accepted-suite data to predict from.
 NO_DATA = {
@@ -24,6 +24,7 @@ NO_DATA = {
     EndpointStatus.DNS_ERROR: "its name did not resolve in the stored scan",
     EndpointStatus.TIMEOUT: "timed out in the stored scan",
     EndpointStatus.TLS_ERROR: "no TLS handshake succeeded in the stored scan",
+    EndpointStatus.INTERNAL_ERROR: "tlsverify failed on it in the stored scan",
 }
 
 
@@ -213,8 +214,8 @@ def advise(
     eligible: dict[str, set[str]] = {}
     for endpoint_id, probe in working.items():
         candidates = [s for s in probe.accepted_tls12 if s in usable]
-        best = min(tier(catalog.resolve(s)) for s in candidates)
-        eligible[endpoint_id] = {s for s in candidates if tier(catalog.resolve(s)) == best}
+        best = min(catalog.resolve(s).tier for s in candidates)
+        eligible[endpoint_id] = {s for s in candidates if catalog.resolve(s).tier == best}
     chosen = _smallest_cover(eligible)
     # A suite no endpoint would negotiate (a server's own order took another) serves nobody: leave it out.
     while True:

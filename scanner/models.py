@@ -38,6 +38,8 @@ class EndpointStatus(StrEnum):
     DNS_ERROR = "dns_error"
     TIMEOUT = "timeout"
     TLS_ERROR = "tls_error"
+    INTERNAL_ERROR = "internal_error"
+    """tlsverify's own bug, not the server's doing: never reported as the server's tls_error."""
 
 
 class ProbeMode(StrEnum):

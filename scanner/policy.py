@@ -11,7 +11,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from scanner import catalog, clients
-from scanner.catalog import Strength, Suite
 from scanner.models import Policy, Problem, Severity, TlsVersion
 
 REQUIRED_PROTOCOL = TlsVersion.TLSV1_2
@@ -114,35 +113,9 @@ def _problem(doc: PolicyDocument, entry: Entry, message: str, hint: str = "", wa
     return Problem(doc.path, entry.line, entry.column, entry.field, message, hint, severity)
 
 
-WEAK_MARKERS = (
-    ("NULL", lambda s: s.cipher == "NULL"),
-    ("anonymous", lambda s: s.authentication in ("anon", "ANONYMOUS") or "_anon_" in s.name),
-    ("EXPORT", lambda s: "EXPORT" in s.name),
-    ("RC4", lambda s: "RC4" in s.name),
-    ("3DES", lambda s: "3DES" in s.name),
-    ("DES", lambda s: "_DES_" in s.name or s.name.endswith("_DES_CBC_SHA")),
-    ("MD5", lambda s: s.mac == "MD5" or s.name.endswith("_MD5")),
-)
-
-
-def weaknesses(suite: Suite) -> list[str]:
-    """Why a suite must never be Selected (NULL, anonymous, EXPORT, RC4, 3DES, DES, MD5), or []."""
-    found = [label for label, test in WEAK_MARKERS if test(suite)]
-    if not found and suite.strength is Strength.INSECURE:
-        found.append("insecure")
-    return found
-
-
-def tier(suite: Suite) -> tuple[int, int, int, int]:
-    """Coarse strength for order checks: grade, forward secrecy, AEAD, ECDHE over DHE. Suites that tie
-    keep the admin's order: AES-128 against AES-256 or ChaCha20, ECDSA against RSA, are the admin's call."""
-    rank = {Strength.SECURE: 0, Strength.WEAK: 1, Strength.INSECURE: 2}[suite.strength]
-    return (rank, 0 if suite.forward_secret else 1, 0 if suite.aead else 1, 0 if suite.key_exchange == "ECDHE" else 1)
-
-
 def suggested_order(names: Sequence[str]) -> list[str]:
     """The Selected list strongest first; suites of equal strength keep their relative order."""
-    return sorted(names, key=lambda n: tier(catalog.resolve(n)))
+    return sorted(names, key=lambda n: catalog.resolve(n).tier)
 
 
 def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -> list[Problem]:
@@ -245,7 +218,7 @@ def _check_protocols(doc: PolicyDocument) -> list[Problem]:
 def _check_selected_strength(doc: PolicyDocument, selected: list[tuple[Entry, str]], strict: bool) -> list[Problem]:
     problems = []
     for entry, name in selected:
-        reasons = weaknesses(catalog.resolve(name))
+        reasons = list(catalog.resolve(name).flaws)
         if reasons and not strict:  # under a compliance profile the profile reports them as errors
             hint = "move it to Disabled"
             problems.append(_problem(doc, entry, f"weak suite Selected ({', '.join(reasons)})", hint, True))
@@ -277,8 +250,8 @@ def compliance(doc: PolicyDocument, profile: str) -> list[Problem]:
             problems.append(_problem(doc, entry, f"{profile}: this profile allows TLS 1.2 only", "disable TLSv1.3"))
     for entry in doc.selected:
         suite = catalog.find(entry.text)
-        if suite is not None and weaknesses(suite):
-            reasons = ", ".join(weaknesses(suite))
+        if suite is not None and suite.flaws:
+            reasons = ", ".join(suite.flaws)
             problems.append(_problem(doc, entry, f"{profile}: weak suite Selected ({reasons})", "move it to Disabled"))
     return problems
 

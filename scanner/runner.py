@@ -19,7 +19,8 @@ from scanner import analysis
 from scanner import policy as policy_rules
 from scanner.config import ConfigError, check_policy_file, load_releases
 from scanner.models import Endpoint, Policy, ProbeResult, Severity
-from scanner.probe.prober import Prober, SslyzeProber
+from scanner.probe.contract import Prober
+from scanner.probe.prober import SslyzeProber
 from scanner.report import html_report, json_report, text
 from scanner.report.view import policy_dict, policy_from_dict, scan_from_report
 from scanner.scan import ScanSettings, scan

@@ -20,8 +20,7 @@ from typing import Any
 from asyncio_throttle.throttler import Throttler
 
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
-from scanner.probe.prober import Prober
-from scanner.probe.target import DeadlineExceeded, Gate
+from scanner.probe.contract import DeadlineExceeded, Gate, Prober
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ async def scan(
                 except Exception as exc:
                     result = _failed(
                         endpoint,
-                        EndpointStatus.TLS_ERROR,
+                        EndpointStatus.INTERNAL_ERROR,
                         f"internal error while probing: {type(exc).__name__}: {exc}",
                         started,
                     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scanner.models import EndpointStatus
-from scanner.probe.elimination import detect_server_preference, eliminate
-from scanner.probe.outcome import Accepted, Outcome, Rejected, Unreachable
+from scanner.probe.elimination import HelloBudget, detect_server_preference, eliminate, eliminate_adaptively
+from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 
 
 class ModelServer:
@@ -83,3 +83,49 @@ def test_a_server_that_picks_what_was_not_offered_does_not_loop() -> None:
     result = eliminate(lambda offered: Accepted(0xBEEF), CLIENT)
     assert result.picks == ()
     assert "not offered" in result.notes[0]
+
+
+class SmallHelloServer(ModelServer):
+    """Closes without a word on an offer of more than `limit` suites, as some middleboxes do."""
+
+    def __init__(self, suites: Sequence[int], limit: int) -> None:
+        super().__init__(suites, server_order=False)
+        self.limit = limit
+
+    def offer(self, offered: Sequence[int]) -> Outcome:
+        if len(offered) > self.limit:
+            self.offers += 1
+            return Rejected("closed", Refusal.CLOSED)
+        return super().offer(offered)
+
+
+def test_a_server_that_drops_large_hellos_is_enumerated_in_slices() -> None:
+    server = SmallHelloServer([3, 40, 77], limit=20)
+    budget = HelloBudget()
+    result = eliminate_adaptively(server.offer, list(range(100)), budget)
+    assert sorted(result.picks) == [3, 40, 77]
+    assert budget.slice == 16  # 32 was still too large; 16 worked
+    assert "suites were offered 16 at a time" in result.notes[0]
+    again = eliminate_adaptively(server.offer, list(range(100, 120)), budget)  # the next pass slices at once
+    assert again.silent_refusals == 0
+
+
+def test_an_alert_is_not_a_reason_to_slice() -> None:
+    server = ModelServer([], server_order=False)
+    budget = HelloBudget()
+    result = eliminate_adaptively(server.offer, list(range(100)), budget)
+    assert result.picks == () and budget.slice is None and server.offers == 1
+
+
+def test_one_dropped_connection_does_not_start_slicing() -> None:
+    calls: list[int] = []
+
+    def flaky(offered: Sequence[int]) -> Outcome:
+        calls.append(len(offered))
+        if len(calls) == 1:
+            return Rejected("reset", Refusal.RESET)
+        return Accepted(offered[0]) if 5 in offered and len(offered) > 1 else Rejected("no", Refusal.ALERT)
+
+    budget = HelloBudget()
+    result = eliminate_adaptively(flaky, list(range(10)), budget)
+    assert budget.slice is None and 0 in result.picks

@@ -34,9 +34,9 @@ from scanner.lab.slapd import SlapdServer
 from scanner.lab.slapd import unavailable_reason as slapd_unavailable
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
 from scanner.policy import reset_to_default
+from scanner.probe.contract import Gate
 from scanner.probe.hello import client_hello
 from scanner.probe.prober import SslyzeProber
-from scanner.probe.target import Gate
 from scanner.scan import ScanSettings, scan
 from tests.conftest import ROOT
 

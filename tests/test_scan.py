@@ -8,7 +8,7 @@ import time
 import pytest
 
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
-from scanner.probe.target import Gate
+from scanner.probe.contract import Gate
 from scanner.scan import ScanSettings, scan
 from tests.conftest import endpoint
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scanner.lab.servers import LOOPBACK, Certificates, LoopbackServer, closed_port
+from scanner.lab.servers import LOOPBACK, Certificates, LoopbackServer, free_port
 
 _START_SECONDS = 10.0
 _BIND_ATTEMPTS = 3
@@ -43,7 +43,7 @@ class ProcessServer(LoopbackServer):
         error: str | None = "not started"
         for _ in range(_BIND_ATTEMPTS):
             # The program binds the port itself: pick a free one, and again if another process took it meanwhile.
-            self.port = closed_port()
+            self.port = free_port()
             error = self._launch()
             if error is None:
                 return self

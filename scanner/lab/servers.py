@@ -204,8 +204,21 @@ def _peek_hello(conn: socket.socket) -> ClientHello | None:
     return parse(data)
 
 
+_HELD_PORTS: list[socket.socket] = []
+
+
 def closed_port() -> int:
-    """A loopback port with nothing listening: connecting to it is refused."""
+    """A loopback port with nothing listening: connecting to it is refused. The port stays bound (without
+    listening) for the life of the process, so no server started later can be given it."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((LOOPBACK, 0))
+    _HELD_PORTS.append(sock)
+    port: int = sock.getsockname()[1]
+    return port
+
+
+def free_port() -> int:
+    """A loopback port nothing uses now, for a program that binds it itself (it may be taken meanwhile)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]

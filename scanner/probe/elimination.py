@@ -8,7 +8,7 @@ client. When the server enforces its own preference, the picks come out in the s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.probe.outcome import Accepted, Outcome, Rejected, Unreachable
 
@@ -108,3 +108,42 @@ def eliminate_in_chunks(offer: Offer, candidates: Sequence[int], size: int) -> E
         if part.unreachable is not None:
             break
     return Elimination(tuple(picks), ended, tuple(notes), silent)
+
+
+HELLO_SLICES = (32, 16, 8)
+"""Suites per ClientHello for servers that refuse large hellos, tried in turn: 32 make about 220 bytes in
+an OpenSSL hello with a short host name, under the 255-byte limit some servers and middleboxes have; a
+long SNI name needs the smaller slices."""
+
+
+@dataclass
+class HelloBudget:
+    """What one server showed of the ClientHello size it takes: `slice` is None until it refused a large
+    hello, then the number of suites per hello that it answered."""
+
+    slice: int | None = None
+
+
+def eliminate_adaptively(offer: Offer, suites: Sequence[int], budget: HelloBudget) -> Elimination:
+    """Elimination offering every suite at once; if the server closes on that hello without a word (twice,
+    so one dropped connection does not count), again with smaller and smaller slices, and `budget`
+    remembers the size that worked for the next pass."""
+    if budget.slice is not None:
+        return eliminate_in_chunks(offer, suites, budget.slice)
+    full = eliminate(offer, suites)
+    if full.picks or len(suites) <= HELLO_SLICES[-1] or not refused_without_alert(full.ended):
+        return full
+    again = eliminate(offer, suites)
+    if again.picks or not refused_without_alert(again.ended):
+        return again
+    for size in HELLO_SLICES:
+        sliced = eliminate_in_chunks(offer, suites, size)
+        if sliced.silent_refusals and size != HELLO_SLICES[-1]:
+            continue  # some slices were still too large for it: smaller ones
+        if sliced.picks:
+            budget.slice = size
+            note = f"the server refuses large ClientHellos; suites were offered {size} at a time"
+            return replace(sliced, notes=(note, *sliced.notes))
+        if not sliced.silent_refusals:
+            return sliced
+    return full

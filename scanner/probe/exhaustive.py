@@ -14,8 +14,8 @@ from sslyze.scanner.scan_command_attempt import ScanCommandAttemptStatusEnum
 from sslyze.scanner.scanner import Scanner
 
 from scanner import catalog
+from scanner.probe.contract import Target
 from scanner.probe.handshake import sslyze_settings
-from scanner.probe.target import Target
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 
 from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
+from scanner.probe.contract import Target
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
-from scanner.probe.target import Target
 
 _SSLYZE_VERSIONS = {
     TlsVersion.SSLV3: TlsVersionEnum.SSL_3_0,

@@ -13,31 +13,24 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
-from typing import Protocol as TypingProtocol
 
 from scanner import catalog, clients
 from scanner.clients import ClientProfile
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
+from scanner.probe.contract import DeadlineExceeded, Gate, Target
 from scanner.probe.elimination import (
     Elimination,
+    HelloBudget,
     Offer,
     detect_server_preference,
     eliminate,
-    eliminate_in_chunks,
-    refused_without_alert,
+    eliminate_adaptively,
 )
 from scanner.probe.handshake import Client, client_codes, client_for, handshake, legacy_only_codes
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 from scanner.probe.raw import hello_handshake
-from scanner.probe.target import DeadlineExceeded, Gate, Target
 
 _OTHER_VERSIONS = (TlsVersion.SSLV3, TlsVersion.TLSV1_0, TlsVersion.TLSV1_1, TlsVersion.TLSV1_3)
-
-
-class Prober(TypingProtocol):
-    """What the scanner needs from a prober; a fake one implements this in orchestration tests."""
-
-    def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult: ...
 
 
 @dataclass
@@ -49,8 +42,7 @@ class _Run:
     profile: ClientProfile
     connections: int = 0
     notes: list[str] = field(default_factory=list)
-    small_hellos: bool = False
-    hello_slice: int = 32
+    hellos: HelloBudget = field(default_factory=HelloBudget)
     refusals: set[Refusal] = field(default_factory=set)
     """How the TLS 1.2 enumeration's hellos were refused (the legacy client's version probes misreport a
     reset as "wrong version number", so they do not count)."""
@@ -114,9 +106,9 @@ class SslyzeProber:
         except DeadlineExceeded as exc:
             reason = f"{exc} after {run.connections} connections; partial results discarded"
             result = ProbeResult(endpoint.id, EndpointStatus.TIMEOUT, reason, ip=ip, mode=mode)
-        except Exception as exc:  # a hostile server must become a result, never a crash
-            reason = f"unexpected error while probing: {type(exc).__name__}: {exc}"
-            result = ProbeResult(endpoint.id, EndpointStatus.TLS_ERROR, reason, ip=ip, mode=mode)
+        except Exception as exc:  # our bug, whatever the server did: a result, never a crash, never its fault
+            reason = f"internal error while probing (a tlsverify bug; please report it): {type(exc).__name__}: {exc}"
+            result = ProbeResult(endpoint.id, EndpointStatus.INTERNAL_ERROR, reason, ip=ip, mode=mode)
         notes = tuple(dict.fromkeys([*result.notes, *run.notes]))
         duration = round(time.monotonic() - started, 3)
         return replace(result, connections=run.connections, duration_s=duration, notes=notes)
@@ -171,14 +163,14 @@ def _enumerate(run: _Run) -> _Enumeration:
     left that it or either OpenSSL build knows: only the server's choice is needed, so that hello can name
     suites the client does not implement, and a server may grant a suite only to a hello that lists, say,
     the RFC 7919 groups Java lists and OpenSSL does not."""
-    modern = _eliminate(run, run.offer_tls12(Client.MODERN), client_codes(Client.MODERN))
+    modern = eliminate_adaptively(run.offer_tls12(Client.MODERN), client_codes(Client.MODERN), run.hellos)
     _keep_notes(run, modern, "modern client")
     if modern.unreachable is not None and not modern.picks:
         return _Enumeration([], None, modern.unreachable)
     found = set(modern.picks)
     every = [*_profile_codes(run.profile), *client_codes(Client.MODERN), *legacy_only_codes()]
     rest = [code for code in dict.fromkeys(every) if code not in found]
-    own = _eliminate(run, run.offer_hello, rest)
+    own = eliminate_adaptively(run.offer_hello, rest, run.hellos)
     _keep_notes(run, own, f"{run.profile.name} hello")
     missed = [c for c in own.picks if c in client_codes(Client.MODERN)]
     if missed:
@@ -191,10 +183,11 @@ def _enumerate(run: _Run) -> _Enumeration:
     preference, note = _preference(run, passes)
     if note:
         run.note(note)
-    if preference and (len(passes) > 1 or run.small_hellos):
+    slice_size = run.hellos.slice
+    if preference and (len(passes) > 1 or slice_size):
         # Separate eliminations (or slices) keep the server's order only within themselves: one more pass
         # over every accepted suite, in one hello, if they fit in one hello the server takes.
-        if not run.small_hellos or len(picks) <= run.hello_slice:
+        if not slice_size or len(picks) <= slice_size:
             ordered = eliminate(run.offer_hello, picks).picks
             if set(ordered) == set(picks):
                 picks = list(ordered)
@@ -208,36 +201,6 @@ def _enumerate(run: _Run) -> _Enumeration:
 @cache
 def _profile_codes(profile: ClientProfile) -> tuple[int, ...]:
     return tuple(catalog.resolve(name).code for name in profile.suites)
-
-
-HELLO_SLICES = (32, 16, 8)
-"""Suites per ClientHello for servers that refuse large hellos, tried in turn: 32 make about 220 bytes with
-a short host name, under the 255-byte limit some servers and middleboxes have (nassl's hello with every
-suite is about 370 bytes); a long SNI name needs the smaller slices."""
-
-
-def _eliminate(run: _Run, offer: Offer, suites: Sequence[int]) -> Elimination:
-    """Elimination offering every suite at once; if the server closes on that hello without a word (twice,
-    so one dropped connection does not count), again with smaller and smaller hellos."""
-    if run.small_hellos:
-        return eliminate_in_chunks(offer, suites, run.hello_slice)
-    full = eliminate(offer, suites)
-    if full.picks or len(suites) <= HELLO_SLICES[-1] or not refused_without_alert(full.ended):
-        return full
-    again = eliminate(offer, suites)
-    if again.picks or not refused_without_alert(again.ended):
-        return again
-    for size in HELLO_SLICES:
-        sliced = eliminate_in_chunks(offer, suites, size)
-        if sliced.silent_refusals and size != HELLO_SLICES[-1]:
-            continue  # some slices were still too large for it: smaller ones
-        if sliced.picks:
-            run.small_hellos, run.hello_slice = True, size
-            run.note(f"the server refuses large ClientHellos; suites were offered {size} at a time")
-            return sliced
-        if not sliced.silent_refusals:
-            return sliced
-    return full
 
 
 def _enumerate_exhaustive(run: _Run) -> _Enumeration:
@@ -275,11 +238,11 @@ def _preference(
     with two handshakes.
     """
     picks = [code for part in passes for code in part]
-    if run.small_hellos:  # a hello the server accepts: no more suites than one slice
-        picks = picks[: run.hello_slice]
+    if run.hellos.slice:  # a hello the server accepts: no more suites than one slice
+        picks = picks[: run.hellos.slice]
     if len(picks) < 2:
         return None, None
-    if len(passes) == 1 and in_pick_order and not run.small_hellos:
+    if len(passes) == 1 and in_pick_order and not run.hellos.slice:
         client = client_for(picks)
         offer = run.offer_tls12(client) if client is not None else run.offer_hello
         return detect_server_preference(offer, picks, in_pick_order=True)
@@ -327,7 +290,7 @@ _SMALL_HELLO_SUITES = (
 
 def _speaks(run: _Run, version: TlsVersion) -> bool:
     client = Client.MODERN if version is TlsVersion.TLSV1_3 else Client.LEGACY
-    small = run.small_hellos and version is not TlsVersion.TLSV1_3
+    small = run.hellos.slice is not None and version is not TlsVersion.TLSV1_3
     suites = [catalog.resolve(name).code for name in _SMALL_HELLO_SUITES] if small else None
     outcome = run.offer(version, client, suites)
     if isinstance(outcome, Unreachable):

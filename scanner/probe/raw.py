@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 from scanner.clients import ClientProfile
 from scanner.models import EndpointStatus
+from scanner.probe.contract import Target
 from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ServerHello, client_hello, read_reply
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
-from scanner.probe.target import Target
 
 _MAX_ANSWER = 1 << 18
 """Bytes read before giving up on a ServerHello: one is a few hundred bytes, so this is a hostile server."""

@@ -36,6 +36,7 @@ _STATUS_LABEL = {
     EndpointStatus.DNS_ERROR: "DNS error",
     EndpointStatus.TIMEOUT: "Timeout",
     EndpointStatus.TLS_ERROR: "TLS error",
+    EndpointStatus.INTERNAL_ERROR: "tlsverify error",
 }
 
 

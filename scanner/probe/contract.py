@@ -1,9 +1,13 @@
-"""Where a probe connects and how long it may take: plain values shared by every kind of connection."""
+"""What the scanner and the probes share, with no sslyze in it: where a probe connects, how long it may
+take, and the interface a prober offers the scanner."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
+
+from scanner.models import Endpoint, Policy, ProbeResult
 
 
 @dataclass(frozen=True)
@@ -29,3 +33,9 @@ class DeadlineExceeded(Exception):
 Gate = Callable[[], float]
 """Called before every new connection: waits for the rate limiter and returns the seconds left before the
 endpoint's deadline; raises DeadlineExceeded when none are left."""
+
+
+class Prober(Protocol):
+    """What the scanner needs from a prober; a fake one implements this in orchestration tests."""
+
+    def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult: ...
