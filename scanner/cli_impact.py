@@ -9,14 +9,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import catalog, impact
+from scanner import catalog, document, impact
 from scanner import policy as rules
 from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
 from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
 from scanner.probe.prober import SslyzeProber
 from scanner.report import impact_report
-from scanner.report.view import policy_from_dict, scan_from_report
 from scanner.runner import (
     EXIT_FINDINGS,
     EXIT_INTERRUPTED,
@@ -68,7 +67,7 @@ def _latest_scan(db: Path) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Pol
         latest = store.latest()
     if latest is None:
         raise UsageError(f"{db}: no complete Verify All run stored; run `tlsverify verify-all` first, or add --rescan")
-    return scan_from_report(latest.report), latest.generated_at, policy_from_dict(latest.report["policy"])
+    return document.scanned(latest.report), latest.generated_at, latest.report.policy
 
 
 def _proposed(args: argparse.Namespace, current: Policy, releases: rules.Releases) -> tuple[Policy, str]:

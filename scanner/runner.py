@@ -22,7 +22,6 @@ from scanner.models import Endpoint, Policy, ProbeResult, Severity
 from scanner.probe.contract import Prober
 from scanner.probe.prober import SslyzeProber
 from scanner.report import html_report, json_report, text
-from scanner.report.view import policy_dict, policy_from_dict, scan_from_report
 from scanner.scan import ScanSettings, scan
 from scanner.store import Store, run_lock
 
@@ -111,7 +110,7 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
         now = datetime.now(UTC).replace(microsecond=0)
         report = analysis.verify_all_report(endpoints, results, policy, now, complete=complete, legacy=legacy)
         applied = store.current_policy()
-        if applied is not None and applied.policy == policy_dict(policy):
+        if applied is not None and applied.policy == policy:
             report = replace(report, period_start=applied.applied_at)
         report = replace(report, run_id=store.save(report))
         interrupted = not complete or store.interrupted  # a Ctrl-C held during the write leaves after the reports
@@ -150,16 +149,7 @@ def rebuild_reports(args: argparse.Namespace) -> int:
     if stored is None:
         which = f"run {args.run}" if args.run is not None else "a complete run"
         raise UsageError(f"{db_path(args)}: no {which} stored; see `tlsverify verify-all`")
-    doc = stored.report
-    scanned = scan_from_report(doc)
-    legacy = frozenset(s["name"] for s in doc["suites"] if s["legacy"])
-    generated = datetime.fromisoformat(doc["generated_at"])
-    report = analysis.verify_all_report(
-        [e for e, _ in scanned], [p for _, p in scanned], policy_from_dict(doc["policy"]), generated,
-        complete=bool(doc["complete"]), legacy=legacy,
-    )  # fmt: skip
-    period = datetime.fromisoformat(doc["usage_period_start"]) if doc.get("usage_period_start") else None
-    report = replace(report, run_id=stored.id, period_start=period if period != generated else None)
+    report = stored.report
     html_path, json_path = args.out / "verify-all.html", args.out / "verify-all.json"
     write_report(html_path, html_report.render(report))
     write_report(json_path, json_report.render(report))

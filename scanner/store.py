@@ -20,8 +20,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scanner import document
 from scanner.models import Policy, VerifyAllReport
-from scanner.report.view import policy_dict, report_dict
 
 SCHEMA_VERSION = 2
 
@@ -121,16 +121,17 @@ def _pause_for_crash_tests() -> None:
 
 @dataclass(frozen=True)
 class StoredRun:
-    """A run as the store keeps it: id, time, completeness and the JSON report."""
+    """A stored run: its id, time and completeness, and the report it was made from."""
 
     id: int
     generated_at: str
     complete: bool
-    report: dict[str, Any]
+    report: VerifyAllReport
 
 
 def _stored(row: tuple[Any, ...]) -> StoredRun:
-    return StoredRun(int(row[0]), str(row[1]), bool(row[2]), json.loads(row[3]))
+    run_id = int(row[0])
+    return StoredRun(run_id, str(row[1]), bool(row[2]), document.decode(json.loads(row[3]), run_id))
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class AppliedPolicy:
     id: int
     applied_at: datetime
     source: str
-    policy: dict[str, Any]
+    policy: Policy
 
 
 class Store:
@@ -184,7 +185,7 @@ class Store:
 
     def save(self, report: VerifyAllReport) -> int:
         """Store one run in a single transaction; returns its id."""
-        document = report_dict(report)
+        doc = document.encode(report)
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO runs (generated_at, complete, policy_release, policy_json, report_json)"
@@ -193,8 +194,8 @@ class Store:
                     report.generated_at.isoformat(),
                     int(report.complete),
                     report.policy.release,
-                    json.dumps(document["policy"]),
-                    json.dumps(document),
+                    json.dumps(doc["policy"]),
+                    json.dumps(doc),
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
@@ -216,14 +217,14 @@ class Store:
                         e["connections"],
                         json.dumps(e),
                     )
-                    for e in document["endpoints"]
+                    for e in doc["endpoints"]
                 ],
             )
             db.executemany(
                 "INSERT INTO suite_usage (run_id, suite, list, kind, endpoint_id) VALUES (?, ?, ?, ?, ?)",
                 [
                     (run_id, s["name"], s["list"], kind, endpoint_id)
-                    for s in document["suites"]
+                    for s in doc["suites"]
                     for kind, key in (("negotiated", "negotiated_by"), ("required", "required_by"))
                     for endpoint_id in s[key]
                 ],
@@ -235,7 +236,7 @@ class Store:
         with self._transaction() as db:
             cursor = db.execute(
                 "INSERT INTO applied_policies (applied_at, release, source, policy_json) VALUES (?, ?, ?, ?)",
-                (applied_at.isoformat(), policy.release, source, json.dumps(policy_dict(policy))),
+                (applied_at.isoformat(), policy.release, source, json.dumps(document.encode_policy(policy))),
             )
         return int(cursor.lastrowid or 0)
 
@@ -244,7 +245,9 @@ class Store:
         row = self._db.execute(
             "SELECT id, applied_at, source, policy_json FROM applied_policies ORDER BY id DESC LIMIT 1"
         ).fetchone()
-        return AppliedPolicy(row[0], datetime.fromisoformat(row[1]), row[2], json.loads(row[3])) if row else None
+        if row is None:
+            return None
+        return AppliedPolicy(row[0], datetime.fromisoformat(row[1]), row[2], document.decode_policy(json.loads(row[3])))
 
     def runs(self, limit: int = 20) -> list[StoredRun]:
         """The most recent runs, newest first."""

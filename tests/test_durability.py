@@ -66,8 +66,8 @@ def test_kill_9_during_the_write_leaves_the_last_complete_run_intact(two_endpoin
             runs = store.runs()
             assert [r.id for r in runs] == [1], "a killed run must leave no trace"
             latest = store.latest()
-            assert latest is not None and latest.id == 1 and len(latest.report["endpoints"]) == 2
-            assert store.endpoint_history("apns") == [(1, "ok", latest.report["endpoints"][0]["negotiated"])]
+            assert latest is not None and latest.id == 1 and len(latest.report.findings) == 2
+            assert store.endpoint_history("apns") == [(1, "ok", latest.report.findings[0].probe.negotiated)]
 
 
 def test_two_runs_on_one_database_wait_for_each_other(two_endpoints: Path, tmp_path: Path) -> None:
@@ -170,7 +170,7 @@ def test_ctrl_c_during_the_write_keeps_the_finished_run(two_endpoints: Path, tmp
     assert process.returncode == 130
     with Store(out / "tlsverify.sqlite") as store:
         (run,) = store.runs()
-    assert run.complete and len(run.report["endpoints"]) == 2  # every probe had finished: nothing is lost
+    assert run.complete and len(run.report.findings) == 2  # every probe had finished: nothing is lost
     assert json.loads((out / "verify-all.json").read_text())["run_id"] == run.id
 
 

@@ -10,11 +10,11 @@ import pytest
 from scanner.cli import main
 from scanner.clients import negotiate
 from scanner.config import load_policy, load_releases, write_endpoints
+from scanner.document import scanned as scan_from_report
 from scanner.impact import ImpactStatus, advise, endpoint_impact, working_today
 from scanner.lab.demo import DEMO_SERVERS, start_lab
 from scanner.lab.servers import Lab, ServerSpec
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
-from scanner.report.view import scan_from_report
 from scanner.store import Store
 from tests.conftest import ROOT, endpoint
 

@@ -298,7 +298,7 @@ def test_apply_records_the_policy_and_refuses_an_invalid_one(tmp_path: Path) -> 
     assert main(["policy", "apply", str(good), "--db", str(db)]) == 0
     with Store(db) as store:
         applied = store.current_policy()
-    assert applied is not None and applied.policy["selected"] == ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+    assert applied is not None and applied.policy.selected == ("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",)
     assert applied.source == str(good)
 
 

@@ -128,7 +128,7 @@ def test_store_round_trip_and_permissions(tmp_path: Path) -> None:
     with Store(db) as store:
         latest = store.latest()
         assert latest is not None and latest.id == second > first
-        assert latest.report["endpoints"][1]["required_disabled"] == ["TLS_RSA_WITH_AES_128_CBC_SHA"]
+        assert latest.report.findings[1].required_disabled == ("TLS_RSA_WITH_AES_128_CBC_SHA",)
         assert store.endpoint_history("apns") == [
             (first, "ok", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),
             (second, "ok", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"),

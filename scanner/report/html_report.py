@@ -10,8 +10,9 @@ from typing import Any
 
 import jinja2
 
+from scanner.document import encode
 from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
-from scanner.report.view import address, hover_text, jsse, report_dict
+from scanner.report.view import address, hover_text, jsse
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("scanner.report", "templates"),
@@ -88,7 +89,7 @@ def _endpoint_row(f: EndpointFinding, fields: dict[str, Any]) -> dict[str, Any]:
 def render(report: VerifyAllReport) -> str:
     """The whole page as a string."""
     since = (report.period_start or report.generated_at).strftime("%Y-%m-%d %H:%M UTC")
-    data = report_dict(report)
+    data = encode(report)
     # The JSON document already holds every endpoint's fields: built once, filtered for each section.
     rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
     without = set(data["without_tls12"])

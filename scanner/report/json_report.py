@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from scanner.document import encode
 from scanner.models import VerifyAllReport
-from scanner.report.view import report_dict
 
 
 def render(report: VerifyAllReport) -> str:
     """The JSON document for a run, stable key order, UTF-8 friendly."""
-    return json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(encode(report), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,200 @@
+"""The codec between the models and the verify-all JSON document (schema `tlsverify/verify-all/1`).
+
+One encoding serves the database, the JSON report and `tlsverify report`; decoding gives back the very
+models it was made from. The contract's fields keep their meaning (`ip` is the address the probe dialled);
+`configured` holds the endpoint as endpoints.yaml gave it, so a later probe resolves its name again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from scanner.analysis import without_tls12
+from scanner.models import (
+    Endpoint,
+    EndpointFinding,
+    EndpointStatus,
+    Policy,
+    ProbeMode,
+    ProbeResult,
+    Protocol,
+    SuiteUsage,
+    TlsVersion,
+    VerifyAllReport,
+)
+
+SCHEMA = "tlsverify/verify-all/1"
+
+Document = dict[str, Any]
+
+
+def encode_policy(policy: Policy) -> Document:
+    return {
+        "release": policy.release,
+        "protocols": [v.value for v in policy.protocols_selected],
+        "protocols_disabled": [v.value for v in policy.protocols_disabled],
+        "selected": list(policy.selected),
+        "disabled": list(policy.disabled),
+        "client": policy.client,
+    }
+
+
+def decode_policy(data: Document) -> Policy:
+    return Policy(
+        release=str(data["release"]),
+        protocols_selected=tuple(TlsVersion(v) for v in data.get("protocols", ["TLSv1.2"])),
+        protocols_disabled=tuple(TlsVersion(v) for v in data.get("protocols_disabled", [])),
+        selected=tuple(data["selected"]),
+        disabled=tuple(data["disabled"]),
+        client=str(data.get("client", "jsse-17")),
+    )
+
+
+def encode_finding(f: EndpointFinding) -> Document:
+    p, e = f.probe, f.endpoint
+    return {
+        "id": e.id,
+        "name": e.name,
+        "category": e.category,
+        "host": e.host,
+        "port": e.port,
+        "protocol": e.protocol.value,
+        "sni": e.server_name,
+        "ip": p.ip,
+        "configured": {"ip": e.ip, "sni": e.sni, "enabled": e.enabled},
+        "status": p.status.value,
+        "reason": p.reason,
+        "tls_versions": [v.value for v in p.tls_versions],
+        "accepted_tls12": list(p.accepted_tls12),
+        "server_preference": p.server_preference,
+        "negotiated": p.negotiated,
+        "required_disabled": list(f.required_disabled),
+        "rescue_suite": f.rescue,
+        "accepted_unlisted": list(f.accepted_unlisted),
+        "advice": f.advice,
+        "connections": p.connections,
+        "duration_s": p.duration_s,
+        "mode": p.mode.value,
+        "notes": list(p.notes),
+        "evidence": p.evidence,
+    }
+
+
+def decode_endpoint(e: Document) -> Endpoint:
+    """The endpoint as configured. A document from before `configured` existed only knows the address the
+    probe dialled, so that stands in for the configured one."""
+    configured = e.get("configured")
+    if configured is None:
+        configured = {"ip": e.get("ip"), "sni": e.get("sni") if e.get("sni") != e["host"] else None}
+    return Endpoint(
+        id=e["id"],
+        name=e.get("name") or e["id"],
+        category=e.get("category", "other"),
+        host=e["host"],
+        port=int(e["port"]),
+        protocol=Protocol(e.get("protocol", "https")),
+        sni=configured.get("sni"),
+        ip=configured.get("ip"),
+        enabled=bool(configured.get("enabled", True)),
+    )
+
+
+def decode_probe(e: Document) -> ProbeResult:
+    return ProbeResult(
+        endpoint_id=e["id"],
+        status=EndpointStatus(e["status"]),
+        reason=e.get("reason"),
+        ip=e.get("ip"),
+        tls_versions=tuple(TlsVersion(v) for v in e.get("tls_versions", [])),
+        accepted_tls12=tuple(e.get("accepted_tls12", [])),
+        server_preference=e.get("server_preference"),
+        negotiated=e.get("negotiated"),
+        connections=int(e.get("connections", 0)),
+        duration_s=float(e.get("duration_s", 0.0)),
+        mode=ProbeMode(e.get("mode", ProbeMode.ELIMINATION.value)),
+        notes=tuple(e.get("notes", [])),
+        evidence=e.get("evidence"),
+    )
+
+
+def decode_finding(e: Document) -> EndpointFinding:
+    return EndpointFinding(
+        endpoint=decode_endpoint(e),
+        probe=decode_probe(e),
+        required_disabled=tuple(e.get("required_disabled", [])),
+        accepted_unlisted=tuple(e.get("accepted_unlisted", [])),
+        advice=e.get("advice"),
+        rescue=e.get("rescue_suite"),
+    )
+
+
+def encode(report: VerifyAllReport) -> Document:
+    """The JSON document; the names in the contract's schema keep their meaning, the rest is extra."""
+    counts: dict[str, int] = {s.value: 0 for s in EndpointStatus}
+    for f in report.findings:
+        counts[f.probe.status.value] += 1
+    return {
+        "schema": SCHEMA,
+        "generated_at": report.generated_at.isoformat(),
+        "complete": report.complete,
+        "usage_period_start": (report.period_start or report.generated_at).isoformat(),
+        "policy_applied_at": report.period_start.isoformat() if report.period_start else None,
+        "run_id": report.run_id,
+        "policy": encode_policy(report.policy),
+        "summary": {"endpoints": len(report.findings), **counts},
+        "endpoints": [encode_finding(f) for f in report.findings],
+        "suites": [
+            {
+                "name": s.name,
+                "jsse_name": s.jsse_name,
+                "list": s.list,
+                "position": s.position,
+                "strength": s.strength,
+                "negotiated_by": list(s.negotiated_by),
+                "required_by": list(s.required_by),
+                "legacy": s.legacy,
+            }
+            for s in report.suites
+        ],
+        "unused_selected": list(report.unused_selected),
+        "without_tls12": [f.endpoint.id for f in without_tls12(report)],
+    }
+
+
+def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
+    """The report a document was encoded from (`run_id` from the store, which knows it for certain)."""
+    generated = datetime.fromisoformat(document["generated_at"])
+    if "policy_applied_at" in document:
+        applied = document["policy_applied_at"]
+        period = datetime.fromisoformat(applied) if applied else None
+    else:  # written before policy_applied_at: a period start other than the run's time was a policy's
+        start = datetime.fromisoformat(document.get("usage_period_start") or document["generated_at"])
+        period = start if start != generated else None
+    return VerifyAllReport(
+        generated_at=generated,
+        policy=decode_policy(document["policy"]),
+        findings=tuple(decode_finding(e) for e in document["endpoints"]),
+        suites=tuple(
+            SuiteUsage(
+                name=s["name"],
+                jsse_name=s["jsse_name"],
+                list=s["list"],
+                position=int(s["position"]),
+                negotiated_by=tuple(s.get("negotiated_by", [])),
+                required_by=tuple(s.get("required_by", [])),
+                legacy=bool(s.get("legacy", False)),
+                strength=str(s.get("strength", "")),
+            )
+            for s in document["suites"]
+        ),
+        unused_selected=tuple(document.get("unused_selected", [])),
+        complete=bool(document["complete"]),
+        run_id=run_id if run_id is not None else document.get("run_id"),
+        period_start=period,
+    )
+
+
+def scanned(report: VerifyAllReport) -> list[tuple[Endpoint, ProbeResult]]:
+    """Each endpoint as configured with what its probe found: what predictions are made from."""
+    return [(f.endpoint, f.probe) for f in report.findings]
