@@ -60,6 +60,7 @@ def test_json_contract() -> None:
     assert doc["policy"] == {
         "release": "10.3.0.0",
         "protocols": ["TLSv1.2"],
+        "protocols_disabled": [],
         "selected": list(POLICY.selected),
         "disabled": list(POLICY.disabled),
         "client": "jsse-17",
