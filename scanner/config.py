@@ -26,18 +26,11 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from scanner import catalog, clients
 from scanner import policy as policy_rules
+from scanner.models import ConfigError as ConfigError  # re-exported: the error of every input file
 from scanner.models import Endpoint, Policy, Problem, Protocol, Severity
 from scanner.policy import Entry, PolicyDocument, Release, Releases
 
 MAX_FILE_BYTES = 5 * 1024 * 1024
-
-
-class ConfigError(Exception):
-    """One or more problems in an input file; str() lists them all, one per line."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 class _Strict(BaseModel):

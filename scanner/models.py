@@ -173,3 +173,11 @@ class Problem:
         prefix = "warning: " if self.severity is Severity.WARNING else ""
         text = f"{where}: {prefix}{self.field + ': ' if self.field else ''}{self.message}"
         return text + (f" ({self.hint})" if self.hint else "")
+
+
+class ConfigError(Exception):
+    """One or more problems in an input file; str() lists them all, one per line."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))

@@ -8,10 +8,10 @@ where it is; `check` turns a document into findings, `build` into a Policy once 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from scanner import catalog, clients
-from scanner.models import Policy, Problem, Severity, TlsVersion
+from scanner.models import ConfigError, Policy, Problem, Severity, TlsVersion
 
 REQUIRED_PROTOCOL = TlsVersion.TLSV1_2
 
@@ -294,6 +294,18 @@ class Upgrade:
     policy: Policy
     dropped: tuple[tuple[str, str, str], ...]  # (suite, list it was in, release that removed it)
     path: tuple[str, ...]
+
+
+def upgrade_document(doc: PolicyDocument, releases: Releases, to: str) -> tuple[Policy, Upgrade]:
+    """Upgrade a policy file as written: its protocols are reset whatever they were, so only its suites
+    must be valid. Returns the policy before and the upgrade; raises ConfigError or ValueError."""
+    tls12 = Entry(REQUIRED_PROTOCOL.value, "protocols.selected.0")
+    doc = replace(doc, protocols_selected=(tls12,), protocols_disabled=())
+    errors = [p for p in check(doc, releases) if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(errors)
+    old = build(doc, releases)
+    return old, upgrade(old, releases, to)
 
 
 def upgrade(policy: Policy, releases: Releases, to: str) -> Upgrade:

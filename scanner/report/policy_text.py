@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from scanner import catalog, clients
+from scanner.impact import Advice
 from scanner.models import Policy, Problem, Severity
 from scanner.policy import PolicyDiff, Release, Releases, Upgrade
 
@@ -106,3 +107,45 @@ def releases_table(releases: Sequence[Release]) -> str:
         lines.append(f"{r.name:<10} {len(r.available):>3} available, {len(r.default_selected):>3} Selected by default, "
                      f"{len(r.default_disabled):>3} Disabled{removed} [{kind}; {r.source}]")  # fmt: skip
     return "\n".join(lines)
+
+
+def advice_lines(advice: Advice, current: Policy, scan_time: str) -> list[str]:
+    """Why the advised policy looks as it does: its file's header comment (the first two lines) and, after
+    them, what each weaker or legacy suite is kept for and which endpoints were left out."""
+    lines = [
+        f"Advised by tlsverify policy advise from the scan of {scan_time}: the fewest and strongest",
+        "Selected suites that keep every endpoint working today working, strongest first.",
+    ]
+    for suite, endpoints in advice.kept_for:
+        info = catalog.resolve(suite)
+        if info.strength is not catalog.Strength.SECURE:
+            lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
+    for suite in advice.legacy:
+        lines.append(
+            f"{catalog.resolve(suite).jsse_name} is not in release {current.release} (legacy): "
+            "kept because an endpoint accepts nothing stronger that the release ships"
+        )
+    for endpoint_id, gets, best in advice.weaker_by_server_order:
+        lines.append(
+            f"{endpoint_id} imposes its own order and will negotiate {catalog.resolve(gets).jsse_name}, "
+            f"though it accepts the stronger {catalog.resolve(best).jsse_name}"
+        )
+    if advice.dropped:
+        lines.append(f"Endpoints given up (--drop): {', '.join(advice.dropped)}")
+    if advice.not_working_today:
+        lines.append(f"Not working today, so not kept: {', '.join(advice.not_working_today)}")
+    return lines
+
+
+def drop_gain(dropped: Sequence[str], without: Sequence[str], with_drop: Sequence[str]) -> list[str]:
+    """What giving up endpoints gains: the Selected suites that can go, and any that come in instead."""
+
+    def names(suites: list[str]) -> str:
+        return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in suites)
+
+    gone = [s for s in without if s not in with_drop]
+    added = [s for s in with_drop if s not in without]
+    lines = [f"Giving up {', '.join(dropped)} lets you disable: {names(gone) or 'nothing more'}"]
+    if added:
+        lines.append(f"... and the smallest set then selects instead: {names(added)}")
+    return lines

@@ -9,30 +9,29 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import catalog, document, impact
+from scanner import document, impact
 from scanner import policy as rules
+from scanner.cli.common import (
+    ExitCode,
+    SubParsers,
+    add_releases_option,
+    exit_now,
+    outputs,
+    probe_settings,
+    progress_line,
+    say_interrupted,
+)
+from scanner.cli.verify import checked_policy, run_verify_all
 from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
 from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
 from scanner.probe.prober import SslyzeProber
-from scanner.report import impact_report
-from scanner.runner import (
-    EXIT_FINDINGS,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    UsageError,
-    checked_policy,
-    db_path,
-    exit_now,
-    probe_all,
-    run_verify_all,
-    select_endpoints,
-    write_report,
-)
+from scanner.report import impact_report, policy_text
 from scanner.store import Store
+from scanner.verify import UsageError, probe_all, select_endpoints, write_report
 
 
-def add_impact_command(commands: argparse._SubParsersAction[argparse.ArgumentParser], scan_options: object) -> None:
+def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     text = "what a policy change does to every endpoint, before you make it (exit 1 if anything breaks)"
     parser = commands.add_parser("impact", help=text, description=text)
     change = parser.add_mutually_exclusive_group(required=True)
@@ -51,15 +50,20 @@ def add_impact_command(commands: argparse._SubParsersAction[argparse.ArgumentPar
     parser.set_defaults(endpoints=None)
 
 
-def add_advise_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_advise_command(sub: SubParsers) -> None:
     text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
     parser = sub.add_parser("advise", help=text, description=text)
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
     parser.add_argument("--db", type=Path, default=Path("reports") / "tlsverify.sqlite")
-    parser.add_argument("--drop", action="append", default=[], metavar="ID",
-                        help="accept losing this endpoint: see what you gain (repeatable)")  # fmt: skip
+    parser.add_argument(
+        "--drop",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="accept losing this endpoint: see what you gain (repeatable)",
+    )
     parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
-    parser.add_argument("--releases", type=Path, default=None, metavar="DIR", help="extra release files")
+    add_releases_option(parser)
 
 
 def _latest_scan(db: Path) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Policy]:
@@ -97,14 +101,15 @@ def run_impact(args: argparse.Namespace) -> int:
     if args.release and not args.reset_to_default:
         raise UsageError("--release goes with --reset-to-default (an upgrade names its release in --upgrade-to)")
     releases = load_releases(args.releases)
-    current, legacy = checked_policy(args)
+    checked = checked_policy(args)
+    current = checked.policy
     endpoints_file = args.endpoints
     if args.rescan:
         endpoints_file = endpoints_file or Path("endpoints.yaml")
         endpoints = select_endpoints(load_endpoints(endpoints_file), args.only, endpoints_file)
-        run_verify_all(args, endpoints, (current, legacy))
+        run_verify_all(args, endpoints, checked)
         print()
-    scanned_now, scan_time, scanned_policy = _latest_scan(db_path(args))
+    scanned_now, scan_time, scanned_policy = _latest_scan(outputs(args).database)
     scanned: list[tuple[Endpoint, ProbeResult | None]] = list(scanned_now)
     if endpoints_file is not None:
         known = {e.id for e, _ in scanned}
@@ -118,8 +123,10 @@ def run_impact(args: argparse.Namespace) -> int:
     after, change = _proposed(args, current, releases)
     notes = []
     if scanned_policy.selected != current.selected:
-        notes.append(f"the stored scan ran with another Selected list than {args.policy}: today's suites are "
-                     "predicted from what it learned, not taken from its handshakes")  # fmt: skip
+        notes.append(
+            f"the stored scan ran with another Selected list than {args.policy}: today's suites are "
+            "predicted from what it learned, not taken from its handshakes"
+        )
     report = impact.impact(scanned, current, after, releases, change, scan_time, notes)
     complete = True
     if args.verify:
@@ -131,14 +138,16 @@ def run_impact(args: argparse.Namespace) -> int:
     print(impact_report.summary(report))
     print(f"\nReports: {html_path}  {json_path}")
     if not complete:
-        exit_now(EXIT_INTERRUPTED)
-    return EXIT_FINDINGS if report.breaks or report.mismatches else EXIT_OK
+        exit_now(ExitCode.INTERRUPTED)
+    return ExitCode.FINDINGS if report.breaks or report.mismatches else ExitCode.OK
 
 
 def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy) -> tuple[impact.ImpactReport, bool]:
     targets = [row.endpoint for row in report.endpoints if row.status is not impact.ImpactStatus.UNKNOWN]
     prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
-    results, complete = probe_all(args, targets, after, prober)
+    results, complete = probe_all(targets, after, prober, probe_settings(args), progress_line(args))
+    if not complete:
+        say_interrupted(len(results))
     by_id = {r.endpoint_id: r for r in results}
     rows = tuple(impact.with_verification(row, by_id.get(row.endpoint.id)) for row in report.endpoints)
     return replace(report, endpoints=rows), complete
@@ -151,25 +160,12 @@ def run_advise(args: argparse.Namespace) -> int:
     working = impact.working_today(scanned, current)
     wrong = sorted(set(args.drop) - set(working))
     if wrong:
-        raise UsageError(f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} "
-                         f"(those are: {', '.join(sorted(working)) or 'none'})")  # fmt: skip
+        those = ", ".join(sorted(working)) or "none"
+        raise UsageError(
+            f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} (those are: {those})"
+        )
     advice = impact.advise(scanned, current, releases, drop=args.drop)
-    lines = [f"Advised by tlsverify policy advise from the scan of {scan_time}: the fewest and strongest",
-             "Selected suites that keep every endpoint working today working, strongest first."]  # fmt: skip
-    for suite, endpoints in advice.kept_for:
-        info = catalog.resolve(suite)
-        if info.strength is not catalog.Strength.SECURE:
-            lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
-    for suite in advice.legacy:
-        lines.append(f"{catalog.resolve(suite).jsse_name} is not in release {current.release} (legacy): "
-                     "kept because an endpoint accepts nothing stronger that the release ships")  # fmt: skip
-    for endpoint_id, gets, best in advice.weaker_by_server_order:
-        lines.append(f"{endpoint_id} imposes its own order and will negotiate {catalog.resolve(gets).jsse_name}, "
-                     f"though it accepts the stronger {catalog.resolve(best).jsse_name}")  # fmt: skip
-    if advice.dropped:
-        lines.append(f"Endpoints given up (--drop): {', '.join(advice.dropped)}")
-    if advice.not_working_today:
-        lines.append(f"Not working today, so not kept: {', '.join(advice.not_working_today)}")
+    lines = policy_text.advice_lines(advice, current, scan_time)
     text = policy_yaml(advice.policy, "\n".join(lines))
     if args.output is not None:
         write_report(args.output, text)
@@ -180,16 +176,8 @@ def run_advise(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
     if args.drop:
         without = impact.advise(scanned, current, releases).policy.selected
-        with_drop = advice.policy.selected
-
-        def names(suites: list[str]) -> str:
-            return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in suites)
-
-        gone = [s for s in without if s not in with_drop]
-        added = [s for s in with_drop if s not in without]
-        print(f"Giving up {', '.join(args.drop)} lets you disable: {names(gone) or 'nothing more'}", file=sys.stderr)
-        if added:
-            print(f"... and the smallest set then selects instead: {names(added)}", file=sys.stderr)
-    print(f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints.",
-          file=sys.stderr)  # fmt: skip
-    return EXIT_OK
+        for line in policy_text.drop_gain(args.drop, without, advice.policy.selected):
+            print(line, file=sys.stderr)
+    kept = f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints."
+    print(kept, file=sys.stderr)
+    return ExitCode.OK

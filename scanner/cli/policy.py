@@ -9,32 +9,26 @@ from __future__ import annotations
 import argparse
 import sys
 import textwrap
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import cli_impact
 from scanner import policy as rules
-from scanner.config import ConfigError, check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
-from scanner.models import Severity
+from scanner.cli import impact
+from scanner.cli.common import ExitCode, SubParsers, add_releases_option
+from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
+from scanner.files import write_atomically
 from scanner.report import policy_text
 from scanner.store import Store
-
-EXIT_OK, EXIT_WARNINGS, EXIT_USAGE = 0, 1, 2
-
-
-class PolicyUsageError(Exception):
-    """A policy command asked for something impossible; exit code 2."""
+from scanner.verify import UsageError
 
 
-def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_commands(commands: SubParsers) -> None:
     policy = commands.add_parser("policy", help="show, check, upgrade, reset, diff and apply cipher policies")
     sub = policy.add_subparsers(dest="policy_command", required=True, metavar="ACTION")
 
     def parser(name: str, text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text)
-        p.add_argument("--releases", type=Path, default=None, metavar="DIR",
-                       help="extra release files (*.yaml); also $TLSVERIFY_RELEASES")  # fmt: skip
+        add_releases_option(p)
         return p
 
     show = parser("show", "both lists in order, with JSSE names, strength and legacy suites marked")
@@ -60,12 +54,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
     apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
     apply.add_argument("file", type=Path)
-    apply.add_argument("--db", type=Path, default=Path("reports") / "tlsverify.sqlite",
-                       help="default: reports/tlsverify.sqlite")  # fmt: skip
+    apply.add_argument(
+        "--db", type=Path, default=Path("reports") / "tlsverify.sqlite", help="default: reports/tlsverify.sqlite"
+    )
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
     parser("clients", "the TLS clients a policy can be for (`client:`), and where their data came from")
-    cli_impact.add_advise_command(sub)
+    impact.add_advise_command(sub)
 
 
 def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
@@ -76,18 +71,18 @@ def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one policy command; ConfigError and PolicyUsageError propagate to the caller (exit 2)."""
+    """Run one policy command; ConfigError and UsageError propagate to the caller (exit 2)."""
     releases = load_releases(args.releases)
     command = args.policy_command
     if command == "show":
         print(policy_text.show(load_policy(args.policy, releases), releases, str(args.policy)))
-        return EXIT_OK
+        return ExitCode.OK
     if command == "check":
         _, found = check_policy_file(args.file, releases, args.profile)
         print(policy_text.problems(found, args.profile))
         if rules.has_errors(found):
-            return EXIT_USAGE
-        return EXIT_WARNINGS if found and args.strict else EXIT_OK
+            return ExitCode.USAGE
+        return ExitCode.FINDINGS if found and args.strict else ExitCode.OK
     if command == "upgrade":
         return _upgrade(args, releases)
     if command == "reset-to-default":
@@ -95,50 +90,42 @@ def run(args: argparse.Namespace) -> int:
         try:
             policy = rules.reset_to_default(releases, name)
         except ValueError as exc:
-            raise PolicyUsageError(f"--release: {exc}") from None
+            raise UsageError(f"--release: {exc}") from None
         known = releases.get(name)
         assert known is not None
         basis = f"reconstructed defaults: {known.basis}" if known.reconstructed else "vendor defaults"
         comment = f"Reset to Default for release {known.name} (tlsverify policy reset-to-default).\n{basis}"
         _emit(policy_yaml(policy, _wrap(comment)), args.output)
-        print(f"Reset to Default for release {known.name}: {len(policy.selected)} Selected, "
-              f"{len(policy.disabled)} Disabled", file=sys.stderr)  # fmt: skip
-        return EXIT_OK
+        counts = f"{len(policy.selected)} Selected, {len(policy.disabled)} Disabled"
+        print(f"Reset to Default for release {known.name}: {counts}", file=sys.stderr)
+        return ExitCode.OK
     if command == "diff":
         a, b = load_policy(args.a, releases), load_policy(args.b, releases)
         result = rules.diff(a, b)
         print(policy_text.diff(result, str(args.a), str(args.b)))
-        return EXIT_OK if result.empty else EXIT_WARNINGS
+        return ExitCode.OK if result.empty else ExitCode.FINDINGS
     if command == "apply":
         return _apply(args, releases)
     if command == "advise":
-        return cli_impact.run_advise(args)
+        return impact.run_advise(args)
     if command == "releases":
         print(policy_text.releases_table(releases.items))
-        return EXIT_OK
+        return ExitCode.OK
     if command == "clients":
         print(policy_text.clients_table(releases.items))
-        return EXIT_OK
-    raise PolicyUsageError(f"unknown policy command {command}")
+        return ExitCode.OK
+    raise UsageError(f"unknown policy command {command}")
 
 
 def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
-    # An upgrade resets the protocols whatever they were, so only the suites must be valid.
-    doc = read_policy_document(args.file)
-    tls12 = rules.Entry(rules.REQUIRED_PROTOCOL.value, "protocols.selected.0")
-    doc = replace(doc, protocols_selected=(tls12,), protocols_disabled=())
-    errors = [p for p in rules.check(doc, releases) if p.severity is Severity.ERROR]
-    if errors:
-        raise ConfigError(errors)
-    old = rules.build(doc, releases)
     try:
-        result = rules.upgrade(old, releases, args.to)
+        old, result = rules.upgrade_document(read_policy_document(args.file), releases, args.to)
     except ValueError as exc:
-        raise PolicyUsageError(f"--to: {exc}") from None
+        raise UsageError(f"--to: {exc}") from None
     text = policy_yaml(result.policy, "", source=args.file)
     _emit(text, args.file if args.in_place else args.output, source=args.file, in_place=args.in_place)
     print(policy_text.upgrade(result, old), file=sys.stderr)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
@@ -147,14 +134,14 @@ def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
         print(problem, file=sys.stderr)
     if rules.has_errors(found):
         print("tlsverify: policy not applied; nothing changed", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     policy = load_policy(args.file, releases)
     now = datetime.now(UTC).replace(microsecond=0)
     with Store(args.db) as store:
         applied = store.apply_policy(policy, str(args.file), now)
     print(f"Applied {args.file} (release {policy.release}) as policy {applied} in {args.db} at {now.isoformat()}.")
     print("A new usage collection period starts now: asterisks count from this moment.")
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _emit(text: str, target: Path | None, source: Path | None = None, in_place: bool = False) -> None:
@@ -165,20 +152,13 @@ def _emit(text: str, target: Path | None, source: Path | None = None, in_place: 
         return
     real = target.resolve()
     if source is not None and not in_place and real == source.resolve():
-        raise PolicyUsageError(f"--output {target} is the input file; use --in-place to overwrite it")
+        raise UsageError(f"--output {target} is the input file; use --in-place to overwrite it")
     if real.is_dir():
-        raise PolicyUsageError(f"--output {target} is a directory; name a file")
-    tmp = real.with_name(f".{real.name}.tlsverify-tmp")
+        raise UsageError(f"--output {target} is a directory; name a file")
     try:
-        real.parent.mkdir(parents=True, exist_ok=True)
-        mode = real.stat().st_mode & 0o777 if real.exists() else None
-        tmp.write_text(text, encoding="utf-8")
-        if mode is not None:
-            tmp.chmod(mode)
-        tmp.replace(real)
+        write_atomically(target, text, keep_mode=True)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise PolicyUsageError(f"cannot write {target}: {exc.strerror or exc}") from None
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     print(f"Wrote {target}", file=sys.stderr)
 
 

@@ -1,0 +1,67 @@
+"""The `tlsverify` command line: parse the options, call a pipeline, print, and pick the exit code.
+
+Exit codes: 0 every enabled endpoint is ok, 1 some endpoint is not (or a finding), 2 usage or configuration
+error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+from collections.abc import Sequence
+
+from scanner.cli import impact, policy, verify
+from scanner.cli.common import ExitCode, add_scan_options, exit_now
+from scanner.models import ConfigError
+from scanner.store import StoreError
+from scanner.verify import UsageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tlsverify",
+        description="Which external TLS servers can this client still talk to under its cipher policy?",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verify.add_commands(commands)
+    impact.add_impact_command(commands, add_scan_options)
+    policy.add_commands(commands)
+    return parser
+
+
+_COMMANDS = {
+    "verify-all": verify.verify_all_command,
+    "demo": verify.demo_command,
+    "report": verify.report_command,
+    "policy": policy.run,
+    "impact": impact.run_impact,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    try:
+        return int(_COMMANDS[args.command](args))
+    except (ConfigError, UsageError, StoreError) as exc:
+        print(f"tlsverify: error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE
+    except KeyboardInterrupt:
+        print("\ntlsverify: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+
+
+def entry() -> None:
+    """The console script: run, then leave even if a probe thread was abandoned past its deadline (a
+    resolver that never answers, say); everything is written by then."""
+    code = main()
+    for thread in threading.enumerate():
+        if thread.name.startswith("tlsverify-probe"):
+            thread.join(timeout=1)
+            if thread.is_alive():
+                exit_now(code)
+    sys.exit(code)

@@ -1,0 +1,95 @@
+"""`tlsverify verify-all`, `tlsverify demo` and `tlsverify report`: parse, call the pipeline, print, exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from scanner import analysis
+from scanner.cli.common import (
+    ExitCode,
+    SubParsers,
+    add_scan_options,
+    exit_now,
+    outputs,
+    positive_int,
+    probe_settings,
+    progress_line,
+    say_interrupted,
+)
+from scanner.config import load_endpoints, load_releases, write_endpoints
+from scanner.models import Endpoint
+from scanner.probe.prober import SslyzeProber
+from scanner.report import text
+from scanner.verify import CheckedPolicy, Outputs, check_policy, rewrite_reports, select_endpoints, verify_all
+
+
+def add_commands(commands: SubParsers) -> None:
+    verify = commands.add_parser("verify-all", help="probe every endpoint and cross-reference the policy")
+    add_scan_options(verify)
+    demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
+    add_scan_options(demo, with_inputs=False)
+    report = commands.add_parser(
+        "report", help="write the verify-all reports again from a stored run (after a crash, say)"
+    )
+    report.add_argument("--run", type=positive_int, default=None, help="run id (default: the latest complete one)")
+    report.add_argument("--out", type=Path, default=Path("reports"), help="report directory (default: reports)")
+    report.add_argument("--db", type=Path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
+
+
+def checked_policy(args: argparse.Namespace) -> CheckedPolicy:
+    """The policy of `--policy`, checked; its warnings go to standard error."""
+    checked = check_policy(args.policy, load_releases(args.releases))
+    for problem in checked.warnings:
+        print(f"tlsverify: {problem}", file=sys.stderr)
+    return checked
+
+
+def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked: CheckedPolicy) -> int:
+    """Verify All with the command line's options; prints the summary; exits 130 at once after Ctrl-C."""
+    where = outputs(args)
+
+    def waiting() -> None:
+        print(f"tlsverify: waiting for another run that uses {where.database}", file=sys.stderr, flush=True)
+
+    prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
+    run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting)
+    if not run.report.complete:
+        say_interrupted(len(run.report.findings))
+    print(text.summary(run.report))
+    print(f"\nReports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})")
+    if run.interrupted:
+        exit_now(ExitCode.INTERRUPTED)  # everything that finished is stored
+    return analysis.exit_code(run.report)
+
+
+def verify_all_command(args: argparse.Namespace) -> int:
+    endpoints = select_endpoints(load_endpoints(args.endpoints), args.only, args.endpoints)
+    return run_verify_all(args, endpoints, checked_policy(args))
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    from scanner.lab.demo import start_lab
+    from scanner.lab.servers import Lab
+
+    checked = checked_policy(args)
+    with Lab() as lab:
+        skipped: list[str] = []
+        entries = start_lab(lab, skipped=skipped)
+        endpoints_path = args.out / "demo-endpoints.yaml"
+        write_endpoints(entries, endpoints_path, "Written by `tlsverify demo`: the loopback demo lab (ports change)")
+        print(f"Demo lab: {len(lab.servers)} TLS servers and 1 closed port on 127.0.0.1 ({endpoints_path})")
+        for line in skipped:
+            print(f"  left out {line}")
+        endpoints = load_endpoints(endpoints_path)
+        code = run_verify_all(args, endpoints, checked)
+    print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
+    return code
+
+
+def report_command(args: argparse.Namespace) -> int:
+    where = Outputs(out=args.out, db=args.db)
+    stored = rewrite_reports(where, args.run)
+    print(f"Reports of run {stored.id} ({stored.generated_at}) written again: {where.html}  {where.json}")
+    return ExitCode.OK

@@ -1,0 +1,189 @@
+"""The pipelines behind the commands, callable from Python (and a scheduler) without a command line:
+check the policy, probe, cross-reference, store, write the reports; and write a stored run's reports again.
+
+Nothing here prints or exits: callers get values back, and hooks (`progress`, `on_wait`) for what they
+want to show while a run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from scanner import analysis
+from scanner import policy as policy_rules
+from scanner.config import check_policy_file
+from scanner.files import write_atomically
+from scanner.models import ConfigError, Endpoint, Policy, ProbeResult, Problem, Severity, VerifyAllReport
+from scanner.policy import Releases
+from scanner.probe.contract import Prober
+from scanner.report import html_report, json_report
+from scanner.scan import ScanSettings, scan
+from scanner.store import Store, StoredRun, run_lock
+
+
+class UsageError(Exception):
+    """A request that cannot be carried out as asked (an unknown endpoint id, a run that is not stored,
+    a directory that cannot be made); the command line prints it and exits 2."""
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """How hard and how long to probe: what the scan options of the command line set."""
+
+    concurrency: int = 8
+    rate: float = 50.0
+    timeout_s: float = 5.0
+    deadline_s: float = 120.0
+    exhaustive: bool = False
+
+    @property
+    def scan(self) -> ScanSettings:
+        return ScanSettings(concurrency=self.concurrency, rate=self.rate, deadline_s=self.deadline_s)
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """Where a run's reports and its history go."""
+
+    out: Path = Path("reports")
+    db: Path | None = None
+
+    @property
+    def database(self) -> Path:
+        return self.db or self.out / "tlsverify.sqlite"
+
+    @property
+    def html(self) -> Path:
+        return self.out / "verify-all.html"
+
+    @property
+    def json(self) -> Path:
+        return self.out / "verify-all.json"
+
+
+@dataclass(frozen=True)
+class CheckedPolicy:
+    """A policy that passed `policy check`, its warnings, and the suites its release no longer ships."""
+
+    policy: Policy
+    legacy: frozenset[str]
+    warnings: tuple[Problem, ...] = ()
+
+
+def check_policy(path: Path, releases: Releases) -> CheckedPolicy:
+    """The policy in `path`, checked: ConfigError with every error, or the policy with its warnings."""
+    doc, found = check_policy_file(path, releases)
+    errors = [p for p in found if p.severity is Severity.ERROR]
+    if errors:
+        raise ConfigError(errors)
+    policy = policy_rules.build(doc, releases)
+    legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
+    return CheckedPolicy(policy, legacy, tuple(found))
+
+
+def select_endpoints(endpoints: Sequence[Endpoint], only: Sequence[str], path: Path) -> list[Endpoint]:
+    """The enabled endpoints, or exactly those named in `only` (enabled or not)."""
+    if not only:
+        enabled = [e for e in endpoints if e.enabled]
+        if not enabled:
+            raise UsageError(f"{path}: every endpoint has 'enabled: false'; enable one, or name one with --only")
+        return enabled
+    ids = {e.id for e in endpoints}
+    for wanted in only:
+        if wanted not in ids:
+            close = difflib.get_close_matches(wanted, sorted(ids), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; ids in the file: {', '.join(sorted(ids))}"
+            raise UsageError(f"--only {wanted}: no endpoint with that id in {path}{hint}")
+    return [e for e in endpoints if e.id in only]
+
+
+Progress = Callable[[ProbeResult, int, int], None]
+"""Called as each endpoint finishes: its result, how many are done, how many there are."""
+
+
+def probe_all(
+    endpoints: Sequence[Endpoint],
+    policy: Policy,
+    prober: Prober,
+    settings: ProbeSettings,
+    progress: Progress | None = None,
+) -> tuple[list[ProbeResult], bool]:
+    """Probe every endpoint; Ctrl-C keeps what finished. Returns the results and whether all finished."""
+    done: list[ProbeResult] = []
+
+    def finished(result: ProbeResult) -> None:
+        done.append(result)
+        if progress is not None:
+            progress(result, len(done), len(endpoints))
+
+    try:
+        return asyncio.run(scan(list(endpoints), policy, prober, settings.scan, finished)), True
+    except KeyboardInterrupt:
+        return list(done), False
+
+
+@dataclass(frozen=True)
+class VerifyAllRun:
+    """What a Verify All run produced: the report (with its run id), where it went, and whether a Ctrl-C
+    cut the probing short or came while the run was written (held until it was committed)."""
+
+    report: VerifyAllReport
+    outputs: Outputs
+    interrupted: bool
+
+
+def verify_all(
+    endpoints: Sequence[Endpoint],
+    checked: CheckedPolicy,
+    prober: Prober,
+    settings: ProbeSettings,
+    outputs: Outputs,
+    progress: Progress | None = None,
+    on_wait: Callable[[], None] | None = None,
+) -> VerifyAllRun:
+    """Probe, cross-reference with the policy, store the run and write its reports, under the database's
+    run lock (so a run that waited for this one cannot have its reports overwritten by ours)."""
+    policy = checked.policy
+    with run_lock(outputs.database, on_wait), Store(outputs.database) as store:  # a bad db fails before traffic
+        results, complete = probe_all(endpoints, policy, prober, settings, progress)
+        now = datetime.now(UTC).replace(microsecond=0)
+        report = analysis.verify_all_report(
+            list(endpoints), results, policy, now, complete=complete, legacy=checked.legacy
+        )
+        applied = store.current_policy()
+        if applied is not None and applied.policy == policy:
+            report = replace(report, period_start=applied.applied_at)
+        report = replace(report, run_id=store.save(report))
+        write_reports(report, outputs)
+        return VerifyAllRun(report, outputs, interrupted=not complete or store.interrupted)
+
+
+def write_reports(report: VerifyAllReport, outputs: Outputs) -> None:
+    """verify-all.html and verify-all.json, each written whole or not at all."""
+    for path, content in ((outputs.html, html_report.render(report)), (outputs.json, json_report.render(report))):
+        write_report(path, content)
+
+
+def write_report(path: Path, content: str) -> None:
+    """A report, atomically and owner-only; UsageError if its folder cannot be made or written."""
+    try:
+        write_atomically(path, content)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def rewrite_reports(outputs: Outputs, run_id: int | None = None) -> StoredRun:
+    """Write a stored run's reports again (the latest complete one by default), as after a crash between
+    the database commit and the reports."""
+    with Store(outputs.database) as store:
+        stored = store.run(run_id) if run_id is not None else store.latest()
+    if stored is None:
+        which = f"run {run_id}" if run_id is not None else "complete run"
+        raise UsageError(f"{outputs.database}: no {which} stored; see `tlsverify verify-all`")
+    write_reports(stored.report, outputs)
+    return stored
