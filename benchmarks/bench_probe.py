@@ -33,19 +33,33 @@ from scanner.scan import ScanSettings, scan
 ROOT = Path(__file__).resolve().parent.parent
 
 ZOO = [
-    ServerSpec("modern", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
-               max_version=ssl.TLSVersion.TLSv1_3),
+    ServerSpec(
+        "modern",
+        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
+        max_version=ssl.TLSVersion.TLSv1_3,
+    ),
     ServerSpec("rsa-only", "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA256:AES256-SHA:AES128-SHA256"),
-    ServerSpec("server-order",
-               "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:ECDHE-RSA-AES256-GCM-SHA384",
-               server_preference=True),
-    ServerSpec("tls10-11", "ECDHE-RSA-AES128-SHA:AES128-SHA", min_version=ssl.TLSVersion.TLSv1,
-               max_version=ssl.TLSVersion.TLSv1_1),
+    ServerSpec(
+        "server-order",
+        "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:ECDHE-RSA-AES256-GCM-SHA384",
+        server_preference=True,
+    ),
+    ServerSpec(
+        "tls10-11",
+        "ECDHE-RSA-AES128-SHA:AES128-SHA",
+        min_version=ssl.TLSVersion.TLSv1,
+        max_version=ssl.TLSVersion.TLSv1_1,
+    ),
     ServerSpec("many", "ALL:!aNULL:!eNULL:!PSK:!SRP:!DSS", max_version=ssl.TLSVersion.TLSv1_3),
-]  # fmt: skip
+]
 
-SSLYZE_ALL = {ScanCommand.SSL_3_0_CIPHER_SUITES, ScanCommand.TLS_1_0_CIPHER_SUITES, ScanCommand.TLS_1_1_CIPHER_SUITES,
-              ScanCommand.TLS_1_2_CIPHER_SUITES, ScanCommand.TLS_1_3_CIPHER_SUITES}  # fmt: skip
+SSLYZE_ALL = {
+    ScanCommand.SSL_3_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_0_CIPHER_SUITES,
+    ScanCommand.TLS_1_1_CIPHER_SUITES,
+    ScanCommand.TLS_1_2_CIPHER_SUITES,
+    ScanCommand.TLS_1_3_CIPHER_SUITES,
+}
 
 
 def start_zoo(lab: Lab, count: int) -> list[LoopbackServer]:
@@ -53,12 +67,22 @@ def start_zoo(lab: Lab, count: int) -> list[LoopbackServer]:
     with_gnutls = unavailable_reason() is None
     for i in range(count):
         if with_gnutls and i % (len(ZOO) + 1) == len(ZOO):
-            servers.append(lab.add(GnutlsServer(f"3des-{i}", priority=PRIORITY_3DES, certificates=lab.certificates,
-                                                workdir=str(lab.directory))))  # fmt: skip
+            servers.append(
+                lab.add(
+                    GnutlsServer(
+                        f"3des-{i}", priority=PRIORITY_3DES, certificates=lab.certificates, workdir=str(lab.directory)
+                    )
+                )
+            )
         else:
             spec = ZOO[i % len(ZOO)]
-            servers.append(lab.start(ServerSpec(f"{spec.name}-{i}", spec.ciphers, spec.min_version, spec.max_version,
-                                                spec.server_preference)))  # fmt: skip
+            servers.append(
+                lab.start(
+                    ServerSpec(
+                        f"{spec.name}-{i}", spec.ciphers, spec.min_version, spec.max_version, spec.server_preference
+                    )
+                )
+            )
     return servers
 
 

@@ -151,9 +151,18 @@ def _read(path: Path) -> tuple[Any, yaml.Node | None]:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         aliased = _first_alias(node)
         if aliased is not None:
-            raise ConfigError([Problem(shown, aliased.start_mark.line + 1, aliased.start_mark.column + 1, "",
-                                       "YAML anchors and aliases (&name, *name) are not supported here",
-                                       "write the values out")])  # fmt: skip
+            raise ConfigError(
+                [
+                    Problem(
+                        shown,
+                        aliased.start_mark.line + 1,
+                        aliased.start_mark.column + 1,
+                        "",
+                        "YAML anchors and aliases (&name, *name) are not supported here",
+                        "write the values out",
+                    )
+                ]
+            )
         data = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
@@ -209,8 +218,14 @@ def _duplicate_keys(path: str, node: yaml.Node | None) -> Iterator[Problem]:
         for key, value in node.value:
             name = getattr(key, "value", None)
             if isinstance(name, str) and name in seen:
-                yield Problem(path, key.start_mark.line + 1, key.start_mark.column + 1, name,
-                              f"duplicate key (first at line {seen[name]})", "keep one of them")  # fmt: skip
+                yield Problem(
+                    path,
+                    key.start_mark.line + 1,
+                    key.start_mark.column + 1,
+                    name,
+                    f"duplicate key (first at line {seen[name]})",
+                    "keep one of them",
+                )
             elif isinstance(name, str):
                 seen[name] = key.start_mark.line + 1
             yield from _duplicate_keys(path, value)
@@ -429,8 +444,16 @@ def read_release(path: Path) -> Release:
     for name in moved:
         if name not in disabled:
             line, column = _locate(node, ("moved_to_disabled",))
-            problems.append(Problem(str(path), line, column, "moved_to_disabled", f"{name} is not in default_disabled",
-                                    "a suite moved to Disabled must be in the default Disabled list"))  # fmt: skip
+            problems.append(
+                Problem(
+                    str(path),
+                    line,
+                    column,
+                    "moved_to_disabled",
+                    f"{name} is not in default_disabled",
+                    "a suite moved to Disabled must be in the default Disabled list",
+                )
+            )
     for key, listed in (("default_selected", selected), ("default_disabled", disabled)):
         for name in listed:
             if name not in available:

@@ -150,8 +150,21 @@ def test_ctrl_c_stores_what_finished_and_marks_the_run_incomplete(lab: Lab, tmp_
         "ctrl-c test",
     )
     out = tmp_path / "out"
-    command = [sys.executable, "-m", "scanner", "verify-all", "--endpoints", str(endpoints), "--policy",
-               str(ROOT / "policy.yaml"), "--out", str(out), "--timeout", "30", "--no-progress"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "scanner",
+        "verify-all",
+        "--endpoints",
+        str(endpoints),
+        "--policy",
+        str(ROOT / "policy.yaml"),
+        "--out",
+        str(out),
+        "--timeout",
+        "30",
+        "--no-progress",
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while fast.connections < 10 and time.monotonic() < deadline:  # the fast endpoint is done after ~10

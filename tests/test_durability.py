@@ -28,14 +28,31 @@ from tests.conftest import ROOT
 def two_endpoints(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
     servers = [lab.start(s.spec) for s in DEMO_SERVERS[:2] if s.spec is not None]
     path = tmp_path_factory.mktemp("durability") / "endpoints.yaml"
-    write_endpoints([{"id": s.spec.name, "host": f"{s.spec.name}.lab.tlsverify.test", "ip": "127.0.0.1",
-                      "port": s.port} for s in servers], path, "durability")  # fmt: skip
+    write_endpoints(
+        [
+            {"id": s.spec.name, "host": f"{s.spec.name}.lab.tlsverify.test", "ip": "127.0.0.1", "port": s.port}
+            for s in servers
+        ],
+        path,
+        "durability",
+    )
     return path
 
 
 def command(endpoints: Path, out: Path) -> list[str]:
-    return [sys.executable, "-m", "scanner", "verify-all", "--endpoints", str(endpoints), "--policy",
-            str(ROOT / "policy.yaml"), "--out", str(out), "--no-progress"]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "scanner",
+        "verify-all",
+        "--endpoints",
+        str(endpoints),
+        "--policy",
+        str(ROOT / "policy.yaml"),
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
 
 
 def test_kill_9_during_the_write_leaves_the_last_complete_run_intact(two_endpoints: Path, tmp_path: Path) -> None:
@@ -49,8 +66,9 @@ def test_kill_9_during_the_write_leaves_the_last_complete_run_intact(two_endpoin
     rng = random.Random(7)
     for attempt in range(4):
         mark.unlink(missing_ok=True)
-        process = subprocess.Popen(command(two_endpoints, out), env=env, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
+        process = subprocess.Popen(
+            command(two_endpoints, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         if attempt % 2 == 0:  # inside the write
             deadline = time.monotonic() + 60
             while not mark.exists() and time.monotonic() < deadline:
@@ -74,8 +92,9 @@ def test_two_runs_on_one_database_wait_for_each_other(two_endpoints: Path, tmp_p
     out = tmp_path / "out"
     db = out / "tlsverify.sqlite"
     with run_lock(db):
-        process = subprocess.Popen(command(two_endpoints, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)  # fmt: skip
+        process = subprocess.Popen(
+            command(two_endpoints, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
         assert process.stderr is not None
         line = process.stderr.readline()
         assert "waiting for another run that uses" in line
@@ -88,8 +107,10 @@ def test_two_runs_on_one_database_wait_for_each_other(two_endpoints: Path, tmp_p
 
 def test_the_reports_on_disk_are_from_the_last_run_to_finish(two_endpoints: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    runs = [subprocess.Popen(command(two_endpoints, out), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                             text=True) for _ in range(3)]  # fmt: skip
+    runs = [
+        subprocess.Popen(command(two_endpoints, out), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for _ in range(3)
+    ]
     for run in runs:
         run.communicate(timeout=120)
     with Store(out / "tlsverify.sqlite") as store:
@@ -100,8 +121,21 @@ def test_the_reports_on_disk_are_from_the_last_run_to_finish(two_endpoints: Path
 
 def test_reports_and_database_are_owner_only(two_endpoints: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["verify-all", "--endpoints", str(two_endpoints), "--policy", str(ROOT / "policy.yaml"),
-                 "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "verify-all",
+                "--endpoints",
+                str(two_endpoints),
+                "--policy",
+                str(ROOT / "policy.yaml"),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     for name in ("verify-all.html", "verify-all.json", "tlsverify.sqlite"):
         assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
     assert not [p for p in out.iterdir() if p.name.startswith(".verify-all")]  # no temp files left behind
@@ -114,15 +148,39 @@ def test_a_huge_endpoints_file_is_refused_without_reading_it(
     with huge.open("w") as handle:
         handle.write("endpoints:\n")
         handle.write("  - {id: a, host: a.test, port: 443}  # padding padding padding padding\n" * 90_000)
-    assert main(["verify-all", "--endpoints", str(huge), "--policy", str(ROOT / "policy.yaml"),
-                 "--out", str(tmp_path / "out")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "verify-all",
+                "--endpoints",
+                str(huge),
+                "--policy",
+                str(ROOT / "policy.yaml"),
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 2
+    )
     assert "file is larger than the limit of 5242880 bytes" in capsys.readouterr().err
 
 
 def test_a_directory_or_a_missing_file_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     for path, words in ((tmp_path, "is a directory"), (tmp_path / "nope.yaml", "file not found")):
-        assert main(["verify-all", "--endpoints", str(path), "--policy", str(ROOT / "policy.yaml"),
-                     "--out", str(tmp_path / "out")]) == 2  # fmt: skip
+        assert (
+            main(
+                [
+                    "verify-all",
+                    "--endpoints",
+                    str(path),
+                    "--policy",
+                    str(ROOT / "policy.yaml"),
+                    "--out",
+                    str(tmp_path / "out"),
+                ]
+            )
+            == 2
+        )
         err = capsys.readouterr().err
         assert words in err and "Traceback" not in err
 
@@ -160,8 +218,9 @@ def test_an_unreadable_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_ctrl_c_during_the_write_keeps_the_finished_run(two_endpoints: Path, tmp_path: Path) -> None:
     out, mark = tmp_path / "out", tmp_path / "inside-the-write"
     env = {**os.environ, "TLSVERIFY_STORE_PAUSE": "1", "TLSVERIFY_STORE_PAUSE_MARK": str(mark)}
-    process = subprocess.Popen(command(two_endpoints, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)  # fmt: skip
+    process = subprocess.Popen(
+        command(two_endpoints, out), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     while not mark.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -176,8 +235,21 @@ def test_ctrl_c_during_the_write_keeps_the_finished_run(two_endpoints: Path, tmp
 
 def test_reports_can_be_written_again_from_the_database(two_endpoints: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    assert main(["verify-all", "--endpoints", str(two_endpoints), "--policy", str(ROOT / "policy.yaml"),
-                 "--out", str(out), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "verify-all",
+                "--endpoints",
+                str(two_endpoints),
+                "--policy",
+                str(ROOT / "policy.yaml"),
+                "--out",
+                str(out),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     originals = {name: (out / name).read_text() for name in ("verify-all.json", "verify-all.html")}
     for name in originals:
         (out / name).unlink()

@@ -112,8 +112,11 @@ def test_upgrade_breaks_a_3des_server_and_says_no_list_can_rescue_it(server: Gnu
     nine = tmp_path / "nine.yaml"
     assert main(["policy", "reset-to-default", "--release", "9.0", "--output", str(nine)]) == 0
     endpoints = tmp_path / "endpoints.yaml"
-    write_endpoints([{"id": "connector", "host": "connector.lab.tlsverify.test", "ip": "127.0.0.1",
-                      "port": server.port}], endpoints, "3des")  # fmt: skip
+    write_endpoints(
+        [{"id": "connector", "host": "connector.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}],
+        endpoints,
+        "3des",
+    )
     common = ["--endpoints", str(endpoints), "--policy", str(nine), "--out", str(tmp_path / "out"), "--no-progress"]
     assert main(["verify-all", *common]) == 0  # works today, under 9.0, through a 3DES suite
     assert main(["impact", "--upgrade-to", "10.3.0.0", "--verify", *common]) == 1

@@ -61,8 +61,11 @@ KINDS: dict[str, Kind] = {
 }
 
 
-GOOD_SUITES = ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-               "TLS_RSA_WITH_AES_128_CBC_SHA")  # fmt: skip
+GOOD_SUITES = (
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+)
 
 
 def target(lab: Lab, kind: str, name: str) -> Endpoint:
@@ -71,8 +74,9 @@ def target(lab: Lab, kind: str, name: str) -> Endpoint:
         return Endpoint(name, name, "lab", f"{name}.invalid", 443)
     port = closed_port() if make is None else make(lab, name).port
     if kind == "hello255-long-sni":  # a long SNI name makes every ClientHello 40 bytes longer
-        return Endpoint(name, name, "lab", "a-rather-long-internal-host-name-for-sni.lab.tlsverify.test", port,
-                        ip="127.0.0.1")  # fmt: skip
+        return Endpoint(
+            name, name, "lab", "a-rather-long-internal-host-name-for-sni.lab.tlsverify.test", port, ip="127.0.0.1"
+        )
     return endpoint(name, port)
 
 

@@ -24,10 +24,9 @@ try:
     from playwright.sync_api import sync_playwright
 except ImportError:  # pragma: no cover - depends on the machine
     sync_playwright = None  # type: ignore[assignment]
+PLAYWRIGHT = sync_playwright is not None
 
-MISSING = (
-    "Chromium is not installed" if CHROMIUM is None else "playwright is not installed" if not sync_playwright else None
-)
+MISSING = "Chromium is not installed" if CHROMIUM is None else "playwright is not installed" if not PLAYWRIGHT else None
 if MISSING and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the browser test: {MISSING}")
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")

@@ -54,8 +54,9 @@ def test_a_suite_the_client_does_not_implement_is_never_negotiated() -> None:
         ((C,), (A,), ImpactStatus.FIXED, None, A),
     ],
 )
-def test_statuses(before: tuple[str, ...], after: tuple[str, ...], status: ImpactStatus, old: str | None,
-                  new: str | None) -> None:  # fmt: skip
+def test_statuses(
+    before: tuple[str, ...], after: tuple[str, ...], status: ImpactStatus, old: str | None, new: str | None
+) -> None:
     probe = ProbeResult("x", EndpointStatus.OK, accepted_tls12=(A, B), server_preference=False)
     row = endpoint_impact(endpoint("x", 1), probe, policy(before), policy(after, disabled=(B,)), RELEASES)
     assert (row.status, row.before, row.after) == (status, old, new)
@@ -159,8 +160,9 @@ def test_every_prediction_matches_a_real_handshake(
     assert code == (1 if "breaks" in statuses.values() else 0)
 
 
-def test_the_advisors_policy_breaks_nothing_it_promised(tmp_path: Path, lab_endpoints: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_the_advisors_policy_breaks_nothing_it_promised(
+    tmp_path: Path, lab_endpoints: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     current = upgraded_from_9(tmp_path)
     run(tmp_path, lab_endpoints, current, "verify-all")
     advice = tmp_path / "advice.yaml"
@@ -207,8 +209,11 @@ def test_impact_needs_a_stored_scan(tmp_path: Path, lab_endpoints: Path, capsys:
 
 # --- the advisor, pure -------------------------------------------------------------------------------
 
-GCM = ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
-       "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")  # fmt: skip
+GCM = (
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+)
 
 
 def scanned(*accepts: tuple[tuple[str, ...], bool]) -> list[tuple]:  # type: ignore[type-arg]
@@ -258,15 +263,28 @@ def test_verify_reports_a_contradicted_prediction_and_an_unreachable_server(tmp_
         changing = lab.start(ServerSpec("changing", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"))
         leaving = lab.start(ServerSpec("leaving", "ECDHE-RSA-AES128-GCM-SHA256"))
         endpoints = tmp_path / "endpoints.yaml"
-        write_endpoints([{"id": s.name, "host": f"{s.name}.lab.tlsverify.test", "ip": "127.0.0.1", "port": s.port}
-                         for s in (changing, leaving)], endpoints, "verify")  # fmt: skip
+        write_endpoints(
+            [
+                {"id": s.name, "host": f"{s.name}.lab.tlsverify.test", "ip": "127.0.0.1", "port": s.port}
+                for s in (changing, leaving)
+            ],
+            endpoints,
+            "verify",
+        )
         run(tmp_path, endpoints, ROOT / "policy.yaml", "verify-all")
         # After the scan, one server is reconfigured (AES-256 only) and the other goes away.
         changing.spec = ServerSpec("changing", "ECDHE-RSA-AES256-GCM-SHA384")
         changing.start_context()
         leaving.stop()
-        code, doc = run(tmp_path, endpoints, ROOT / "policy.yaml", "impact", "--proposed",
-                        str(write_policy(tmp_path, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])), "--verify")  # fmt: skip
+        code, doc = run(
+            tmp_path,
+            endpoints,
+            ROOT / "policy.yaml",
+            "impact",
+            "--proposed",
+            str(write_policy(tmp_path, ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"])),
+            "--verify",
+        )
     rows = {e["id"]: e for e in doc["endpoints"]}
     assert rows["changing"]["after"] == "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
     assert rows["changing"]["verified"] is False and rows["changing"]["verified_suite"] is None

@@ -156,12 +156,16 @@ def zoo() -> Iterator[list[Endpoint]]:
     """The demo lab, plus the servers where an OpenSSL hello and a JSSE hello get different answers."""
     with Lab() as lab:
         entries = start_lab(lab)
-        work = {"certificates": lab.certificates, "workdir": str(lab.directory)}
+        certificates, workdir = lab.certificates, str(lab.directory)
         extra = [
             # ECDHE only over X25519 (which OpenSSL 1.0.2's hello lacks), RSA key exchange besides.
             lab.add(
                 OpensslServer(
-                    "x25519", ciphers="ECDHE-RSA-AES256-GCM-SHA384:AES256-GCM-SHA384", groups="X25519", **work
+                    "x25519",
+                    ciphers="ECDHE-RSA-AES256-GCM-SHA384:AES256-GCM-SHA384",
+                    groups="X25519",
+                    certificates=certificates,
+                    workdir=workdir,
                 )
             ),
             # DHE preferred by the server, ECDHE and RSA besides.
@@ -170,18 +174,20 @@ def zoo() -> Iterator[list[Endpoint]]:
                     "dhe-server-order",
                     ciphers="DHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:AES128-GCM-SHA256",
                     server_preference=True,
-                    **work,
+                    certificates=certificates,
+                    workdir=workdir,
                 )
             ),
             lab.add(
                 GnutlsServer(
                     "dhe-3des",
                     priority="NONE:+VERS-TLS1.2:+3DES-CBC:+DHE-RSA:+SHA1:+COMP-NULL:+SIGN-ALL:+GROUP-ALL",
-                    **work,
+                    certificates=certificates,
+                    workdir=workdir,
                 )
             ),
             # Debian's stock slapd on LDAPS: GnuTLS "NORMAL", DHE only for hellos that list FFDHE groups.
-            lab.add(SlapdServer("slapd-ldaps", **work)),
+            lab.add(SlapdServer("slapd-ldaps", certificates=certificates, workdir=workdir)),
             # Suites SunJSSE does not implement, and one it does.
             lab.start(
                 ServerSpec(

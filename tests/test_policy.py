@@ -3,6 +3,7 @@ file, upgrade, Reset to Default, diff, apply and the PCI DSS profile, through th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -17,15 +18,25 @@ from tests.conftest import ROOT
 
 RELEASES = load_releases()
 SEED_10_2_REMOVED = [  # verbatim from the vendor's guide
-    "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA", "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA", "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
-    "TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA", "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
-    "SSL_RSA_WITH_RC4_128_SHA", "TLS_RSA_WITH_RC4_128_SHA", "SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+    "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    "SSL_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "SSL_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
     "TLS_DHE_RSA_WITH_3DES_EDE_CBC_SHA",
-]  # fmt: skip
+]
 SEED_10_3_MOVED = [
-    "TLS_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_128_GCM_SHA128", "TLS_RSA_WITH_AES_256_CBC_SHA256",
-    "TLS_RSA_WITH_AES_128_CBC_SHA128", "TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA",
-]  # fmt: skip
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_RSA_WITH_AES_128_GCM_SHA128",
+    "TLS_RSA_WITH_AES_256_CBC_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA128",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+]
 
 
 def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
@@ -34,8 +45,12 @@ def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
     return path
 
 
-def policy_text(selected: list[str], disabled: list[str] = (), release: str = "12.0.0.0",  # type: ignore[assignment]
-                protocols: str = "{selected: [TLSv1.2], disabled: []}") -> str:  # fmt: skip
+def policy_text(
+    selected: list[str],
+    disabled: Sequence[str] = (),
+    release: str = "12.0.0.0",
+    protocols: str = "{selected: [TLSv1.2], disabled: []}",
+) -> str:
     lines = [f'release: "{release}"', f"protocols: {protocols}", "cipher_suites:", "  selected:"]
     lines += [f"    - {s}" for s in selected]
     lines += ["  disabled:" + (" []" if not disabled else "")] + [f"    - {s}" for s in disabled]
@@ -93,8 +108,9 @@ def check(tmp_path: Path, text: str, *extra: str) -> tuple[int, str]:
 
 
 def test_tls12_disabled_and_missing_are_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, path = check(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"],
-                                             protocols="{selected: [TLSv1.1], disabled: [TLSv1.2]}"))  # fmt: skip
+    code, path = check(
+        tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], protocols="{selected: [TLSv1.1], disabled: [TLSv1.2]}")
+    )
     out = capsys.readouterr().out
     assert code == 2
     assert f"{path}:2:12: protocols: TLSv1.2 is missing from the Selected protocols (add TLSv1.2)" in out
@@ -104,11 +120,16 @@ def test_tls12_disabled_and_missing_are_errors(tmp_path: Path, capsys: pytest.Ca
 
 def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = policy_text(
-        ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-         "ECDHE-RSA-AES256-GCM-SHA384", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348", "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
-         "TLS_RSA_WITH_AES_128_GCM_SHA128"],
+        [
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+            "ECDHE-RSA-AES256-GCM-SHA384",
+            "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348",
+            "SSL_RSA_WITH_3DES_EDE_CBC_SHA",
+            "TLS_RSA_WITH_AES_128_GCM_SHA128",
+        ],
         ["TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"],
-    )  # fmt: skip
+    )
     code, path = check(tmp_path, text)
     out = capsys.readouterr().out
     assert code == 2
@@ -185,8 +206,11 @@ def test_strict_turns_warnings_into_exit_1(tmp_path: Path) -> None:
 
 
 def test_pci_dss_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bad = policy_text(["ECDHE-RSA-AES128-GCM-SHA256", "DES-CBC3-SHA", "RC4-SHA"], release="9.0",
-                      protocols="{selected: [TLSv1.2, TLSv1.0], disabled: []}")  # fmt: skip
+    bad = policy_text(
+        ["ECDHE-RSA-AES128-GCM-SHA256", "DES-CBC3-SHA", "RC4-SHA"],
+        release="9.0",
+        protocols="{selected: [TLSv1.2, TLSv1.0], disabled: []}",
+    )
     code, path = check(tmp_path, bad, "--profile", "pci-dss-3.1")
     out = capsys.readouterr().out
     assert code == 2
@@ -252,9 +276,13 @@ def test_upgrade_in_place_and_refusals(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 def test_reset_then_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    current = write(tmp_path, OLD_POLICY.replace('"9.0"', '"10.3.0.0"').replace(
-        "    - SSL_RSA_WITH_3DES_EDE_CBC_SHA           # the old SCEP server needs this\n", "").replace(
-        "    - SSL_RSA_WITH_RC4_128_SHA\n", ""), "current.yaml")  # fmt: skip
+    current = write(
+        tmp_path,
+        OLD_POLICY.replace('"9.0"', '"10.3.0.0"')
+        .replace("    - SSL_RSA_WITH_3DES_EDE_CBC_SHA           # the old SCEP server needs this\n", "")
+        .replace("    - SSL_RSA_WITH_RC4_128_SHA\n", ""),
+        "current.yaml",
+    )
     reset = tmp_path / "reset.yaml"
     assert main(["policy", "reset-to-default", "--release", "10.3.0.0", "--output", str(reset)]) == 0
     assert load_policy(reset) == rules.reset_to_default(RELEASES, "10.3.0.0")
@@ -270,14 +298,20 @@ def test_reset_then_diff(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_reordered_suites_are_reported() -> None:
     a = rules.reset_to_default(RELEASES, "12.0.0.0")
-    b = type(a)(a.release, a.protocols_selected, a.protocols_disabled, (a.selected[1], a.selected[0], *a.selected[2:]),
-                a.disabled)  # fmt: skip
+    b = type(a)(
+        a.release,
+        a.protocols_selected,
+        a.protocols_disabled,
+        (a.selected[1], a.selected[0], *a.selected[2:]),
+        a.disabled,
+    )
     assert rules.diff(a, b).reordered == ((a.selected[1], 2, 1), (a.selected[0], 1, 2))
 
 
 def test_show_marks_legacy_suites(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], ["SSL_RSA_WITH_3DES_EDE_CBC_SHA"],
-                                       release="10.3.0.0"))  # fmt: skip
+    path = write(
+        tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], ["SSL_RSA_WITH_3DES_EDE_CBC_SHA"], release="10.3.0.0")
+    )
     assert main(["policy", "show", "--policy", str(path)]) == 0
     out = capsys.readouterr().out
     assert "SSL_RSA_WITH_3DES_EDE_CBC_SHA" in out and "LEGACY: not in this release" in out
@@ -290,8 +324,11 @@ def test_show_marks_legacy_suites(tmp_path: Path, capsys: pytest.CaptureFixture[
 def test_apply_records_the_policy_and_refuses_an_invalid_one(tmp_path: Path) -> None:
     db = tmp_path / "store.sqlite"
     good = write(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"]), "good.yaml")
-    bad = write(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], protocols="{selected: [], disabled: [TLSv1.2]}"),
-                "bad.yaml")  # fmt: skip
+    bad = write(
+        tmp_path,
+        policy_text(["ECDHE-RSA-AES128-GCM-SHA256"], protocols="{selected: [], disabled: [TLSv1.2]}"),
+        "bad.yaml",
+    )
     assert main(["policy", "apply", str(bad), "--db", str(db)]) == 2
     with Store(db) as store:
         assert store.current_policy() is None  # nothing changed
@@ -340,19 +377,26 @@ def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('release: "9.0"\ncipher_suites: {selected: [AES128-SHA]}\ncipher_suites: {selected: [RC4-SHA]}\n',
-         ":3:1: cipher_suites: duplicate key (first at line 2) (keep one of them)"),
-        ('release: "9.0"\ncipher_suites: {selected: AES128-SHA}\n',
-         ":2:27: cipher_suites.selected: Input should be a valid list (write a YAML list"),
-        ('release: "9.0"\ncipher_suites: {selected: [12]}\n',
-         "cipher_suites.selected.0: Input should be a valid string (write it as text"),
+        (
+            'release: "9.0"\ncipher_suites: {selected: [AES128-SHA]}\ncipher_suites: {selected: [RC4-SHA]}\n',
+            ":3:1: cipher_suites: duplicate key (first at line 2) (keep one of them)",
+        ),
+        (
+            'release: "9.0"\ncipher_suites: {selected: AES128-SHA}\n',
+            ":2:27: cipher_suites.selected: Input should be a valid list (write a YAML list",
+        ),
+        (
+            'release: "9.0"\ncipher_suites: {selected: [12]}\n',
+            "cipher_suites.selected.0: Input should be a valid string (write it as text",
+        ),
         ('release: "9.0"\ncipher_suites: [AES128-SHA]\n', "cipher_suites: expected a mapping of keys to values here"),
         ('release: "9.0"\n', "cipher_suites: required field is missing (add `cipher_suites:`)"),
         ('release: "9.0"\ncipher_suites: {selected: []}\n', ":2:27: cipher_suites.selected: no Selected cipher suites"),
     ],
-)  # fmt: skip
-def test_shape_errors_name_the_place_and_the_fix(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str,
-                                                 expected: str) -> None:  # fmt: skip
+)
+def test_shape_errors_name_the_place_and_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, expected: str
+) -> None:
     path = write(tmp_path, text)
     assert main(["policy", "check", str(path)]) == 2
     captured = capsys.readouterr()
@@ -374,8 +418,10 @@ def test_release_numbers_keep_their_digits(tmp_path: Path, capsys: pytest.Captur
     assert "release '10.30' is not known" in capsys.readouterr().out  # not silently read as 10.3
 
 
-@pytest.mark.parametrize(("name", "why"), [("NULL-SHA", "NULL"), ("ADH-AES128-SHA", "anonymous"),
-                                           ("EXP-RC4-MD5", "EXPORT"), ("DES-CBC-SHA", "DES")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [("NULL-SHA", "NULL"), ("ADH-AES128-SHA", "anonymous"), ("EXP-RC4-MD5", "EXPORT"), ("DES-CBC-SHA", "DES")],
+)
 def test_every_weak_kind_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str) -> None:
     assert check(tmp_path, policy_text([name], release="9.0"))[0] == 0
     assert f"weak suite Selected ({why}" in capsys.readouterr().out
@@ -399,16 +445,23 @@ def test_diff_reports_reordering_through_the_cli(tmp_path: Path, capsys: pytest.
 def test_a_user_release_file_replaces_a_shipped_one(tmp_path: Path) -> None:
     mine = tmp_path / "rel"
     mine.mkdir()
-    (mine / "x.yaml").write_text('release: "10.3.0.0"\nreconstructed: false\nbasis: vendor export\n'
-                                 "available: [AES128-SHA]\ndefault_selected: [AES128-SHA]\n")  # fmt: skip
+    (mine / "x.yaml").write_text(
+        'release: "10.3.0.0"\nreconstructed: false\nbasis: vendor export\n'
+        "available: [AES128-SHA]\ndefault_selected: [AES128-SHA]\n"
+    )
     replaced = load_releases(mine).get("10.3")
     assert replaced is not None and replaced.default_selected == ("TLS_RSA_WITH_AES_128_CBC_SHA",)
     assert not replaced.reconstructed
 
 
 def test_upgrade_resets_protocols_even_from_an_invalid_setting(tmp_path: Path) -> None:
-    old = write(tmp_path, OLD_POLICY.replace("{selected: [TLSv1.2, TLSv1.1], disabled: [TLSv1.0]}",
-                                             "{selected: [TLSv1.1], disabled: [TLSv1.2]}"), "old.yaml")  # fmt: skip
+    old = write(
+        tmp_path,
+        OLD_POLICY.replace(
+            "{selected: [TLSv1.2, TLSv1.1], disabled: [TLSv1.0]}", "{selected: [TLSv1.1], disabled: [TLSv1.2]}"
+        ),
+        "old.yaml",
+    )
     new = tmp_path / "new.yaml"
     assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(new)]) == 0
     assert load_policy(new).protocols_selected == (TlsVersion.TLSV1_2,)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import analysis
-from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion, VerifyAllReport
 from scanner.report import html_report, json_report, text
 from scanner.store import Store
 
@@ -23,7 +23,7 @@ POLICY = Policy(
 HOSTILE = '<script>alert("x")</script>'
 
 
-def report():  # type: ignore[no-untyped-def]
+def report() -> VerifyAllReport:
     endpoints = [
         Endpoint("apns", "APNS", "APNS", "apns.lab.test", 443, ip="127.0.0.1"),
         Endpoint("scep", HOSTILE, "SCEP", "scep.lab.test", 8443, ip="127.0.0.2"),

@@ -61,10 +61,23 @@ class GnutlsServer(LoopbackServer):
         chain, key = self.certificates.pair("rsa")
         self._unix_path = os.path.join(self.workdir, f"{self.name}.sock")
         command = [
-            *_unshare(), sys.executable, "-m", "scanner.lab.nsbridge", self._unix_path, str(_INNER_PORT), "--",
-            "gnutls-serv", "--port", str(_INNER_PORT), "--priority", self.priority,
-            "--x509certfile", str(chain), "--x509keyfile", str(key),
-        ]  # fmt: skip
+            *_unshare(),
+            sys.executable,
+            "-m",
+            "scanner.lab.nsbridge",
+            self._unix_path,
+            str(_INNER_PORT),
+            "--",
+            "gnutls-serv",
+            "--port",
+            str(_INNER_PORT),
+            "--priority",
+            self.priority,
+            "--x509certfile",
+            str(chain),
+            "--x509keyfile",
+            str(key),
+        ]
         # A session of its own: stop() can then end the bridge and gnutls-serv together, whatever happens.
         self._bridge = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True

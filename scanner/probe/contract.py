@@ -30,9 +30,9 @@ class DeadlineExceeded(Exception):
     """The endpoint's time budget ran out before the next connection."""
 
 
-Gate = Callable[[], float]
+Gate = Callable[[], float | None]
 """Called before every new connection: waits for the rate limiter and returns the seconds left before the
-endpoint's deadline; raises DeadlineExceeded when none are left."""
+endpoint's deadline (None: no deadline); raises DeadlineExceeded when none are left."""
 
 
 class Prober(Protocol):

@@ -58,7 +58,7 @@ class _Run:
     def offer_hello(self, suites: Sequence[int]) -> Outcome:
         """The modelled client's own TLS 1.2 ClientHello (its groups, signature algorithms, extensions)
         offering `suites`; read up to the ServerHello."""
-        remaining: float | None = self.gate()
+        remaining = self.gate()
         limit = self.target.connection_limit_s if remaining is None else min(remaining, self.target.connection_limit_s)
         self.connections += 1
         return hello_handshake(self.target, self.profile, suites, limit_s=limit)

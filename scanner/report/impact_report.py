@@ -61,8 +61,10 @@ def render_json(report: ImpactReport, generated_at: datetime) -> str:
 
 def render_html(report: ImpactReport, generated_at: datetime) -> str:
     change = diff(report.before, report.after)
-    jsse = {n: catalog.resolve(n).jsse_name for n in (*report.before.selected, *report.after.selected,
-                                                      *report.before.disabled, *report.after.disabled)}  # fmt: skip
+    jsse = {
+        n: catalog.resolve(n).jsse_name
+        for n in (*report.before.selected, *report.after.selected, *report.before.disabled, *report.after.disabled)
+    }
     return (
         environment()
         .get_template("impact.html.j2")

@@ -27,8 +27,10 @@ def show(policy: Policy, releases: Releases, source: str) -> str:
         )
     elif release.reconstructed:
         lines.append(f"  (release data reconstructed: {release.basis})")
-    lines.append(f"Protocols: Selected {', '.join(policy.protocols_selected) or '-'}; "
-                 f"Disabled {', '.join(policy.protocols_disabled) or '-'}")  # fmt: skip
+    lines.append(
+        f"Protocols: Selected {', '.join(policy.protocols_selected) or '-'}; "
+        f"Disabled {', '.join(policy.protocols_disabled) or '-'}"
+    )
     legacy = {n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release)}
     lines.append(f"Selected ({len(policy.selected)}, the client's preference order):")
     lines += [_suite_line(f"{i}.", n, n in legacy) for i, n in enumerate(policy.selected, start=1)]
@@ -79,8 +81,10 @@ def diff(result: PolicyDiff, a: str, b: str) -> str:
     lines += [f"  + {jsse[n]} (added to {lst})" for n, lst in result.added]
     lines += [f"  - {jsse[n]} (removed from {lst})" for n, lst in result.removed]
     lines += [f"  ~ {jsse[n]} (moved from {old} to {new})" for n, old, new in result.moved]
-    lines += [f"  ^ {jsse[n]} (Selected rank {old} -> {new} among the suites Selected in both)"
-              for n, old, new in result.reordered]  # fmt: skip
+    lines += [
+        f"  ^ {jsse[n]} (Selected rank {old} -> {new} among the suites Selected in both)"
+        for n, old, new in result.reordered
+    ]
     return "\n".join(lines)
 
 
@@ -104,8 +108,10 @@ def releases_table(releases: Sequence[Release]) -> str:
     for r in releases:
         kind = "reconstructed" if r.reconstructed else "vendor data"
         removed = f"; removed {len(r.removed_as_written)} names ({len(r.removed)} suites)" if r.removed else ""
-        lines.append(f"{r.name:<10} {len(r.available):>3} available, {len(r.default_selected):>3} Selected by default, "
-                     f"{len(r.default_disabled):>3} Disabled{removed} [{kind}; {r.source}]")  # fmt: skip
+        lines.append(
+            f"{r.name:<10} {len(r.available):>3} available, {len(r.default_selected):>3} Selected by default, "
+            f"{len(r.default_disabled):>3} Disabled{removed} [{kind}; {r.source}]"
+        )
     return "\n".join(lines)
 
 
