@@ -28,7 +28,7 @@ def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointF
         disabled = set(policy.disabled)
         listed = disabled | set(policy.selected)
         # Only a suite the client implements can rescue the endpoint once it is Selected.
-        required = clients.get(policy.client).implemented(s for s in probe.accepted_tls12 if s in disabled)
+        required = clients.get(policy.client).implemented(s for s in probe.client_accepted if s in disabled)
         unlisted = tuple(s for s in probe.accepted_tls12 if s not in listed)
     rescue = catalog.strongest_first(required)[0] if required else None
     return EndpointFinding(endpoint, probe, required, unlisted, _advice(probe, policy, rescue, unlisted), rescue)

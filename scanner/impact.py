@@ -92,8 +92,8 @@ def endpoint_impact(
         return EndpointImpact(
             endpoint, None, None, ImpactStatus.UNCHANGED, "fails before and after: the server does not speak TLS 1.2"
         )
-    old = clients.negotiate(before, probe.accepted_tls12, probe.server_preference)
-    new = clients.negotiate(after, probe.accepted_tls12, probe.server_preference)
+    old = clients.negotiate(before, probe.client_accepted, probe.server_preference)
+    new = clients.negotiate(after, probe.client_accepted, probe.server_preference)
     order = _order(probe, before, after)
     if old is None and new is None:
         status, reason = ImpactStatus.UNCHANGED, "no common suite before or after"
@@ -105,7 +105,7 @@ def endpoint_impact(
         status, reason = ImpactStatus.UNCHANGED, f"still {new} ({order})"
     else:
         status, reason = ImpactStatus.CHANGES, f"{old} -> {new} ({order})"
-    rescue = _rescue(probe.accepted_tls12, after, releases) if new is None else ()
+    rescue = _rescue(probe.client_accepted, after, releases) if new is None else ()
     return EndpointImpact(endpoint, old, new, status, reason, rescue)
 
 
@@ -114,7 +114,7 @@ def _order(probe: ProbeResult, before: Policy, after: Policy) -> str:
         return "the server's order"
     if probe.server_preference is False:
         return "the client's order"
-    shared = set(probe.accepted_tls12) & (set(before.selected) | set(after.selected))
+    shared = set(probe.client_accepted) & (set(before.selected) | set(after.selected))
     if len(shared) > 1:
         return "order unknown: the client's assumed, so the suite is a guess; whether it connects is not"
     return "the only shared suite"
@@ -187,7 +187,7 @@ def working_today(scanned: Sequence[tuple[Endpoint, ProbeResult]], current: Poli
     return {
         e.id: p
         for e, p in scanned
-        if p.accepted_tls12 and clients.negotiate(current, p.accepted_tls12, p.server_preference) is not None
+        if p.client_accepted and clients.negotiate(current, p.client_accepted, p.server_preference) is not None
     }
 
 
@@ -213,13 +213,13 @@ def advise(
     not_working = tuple(sorted(e.id for e, _ in scanned if e.id not in all_working))
     eligible: dict[str, set[str]] = {}
     for endpoint_id, probe in working.items():
-        candidates = [s for s in probe.accepted_tls12 if s in usable]
+        candidates = [s for s in probe.client_accepted if s in usable]
         best = min(catalog.resolve(s).tier for s in candidates)
         eligible[endpoint_id] = {s for s in candidates if catalog.resolve(s).tier == best}
     chosen = _smallest_cover(eligible)
     # A suite no endpoint would negotiate (a server's own order took another) serves nobody: leave it out.
     while True:
-        used = {client.negotiate(chosen, p.accepted_tls12, p.server_preference) for p in working.values()}
+        used = {client.negotiate(chosen, p.client_accepted, p.server_preference) for p in working.values()}
         idle = [s for s in chosen if s not in used]
         if not idle:
             break
@@ -228,7 +228,7 @@ def advise(
     ordered = release.available if release else (*current.selected, *current.disabled)
     disabled = tuple(n for n in ordered if n not in set(selected))
     advised = replace(current, selected=selected, disabled=disabled)
-    gets = {i: client.negotiate(selected, p.accepted_tls12, p.server_preference) for i, p in working.items()}
+    gets = {i: client.negotiate(selected, p.client_accepted, p.server_preference) for i, p in working.items()}
     kept_for = tuple((s, tuple(sorted(i for i, g in gets.items() if g == s))) for s in selected)
     weaker = tuple(
         (i, str(gets[i]), min(eligible[i], key=lambda n: catalog.resolve(n).sort_key))

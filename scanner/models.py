@@ -92,6 +92,8 @@ class ProbeResult:
     ip: str | None = None
     tls_versions: tuple[TlsVersion, ...] = ()
     accepted_tls12: tuple[str, ...] = ()
+    accepted_other_hello: tuple[str, ...] = ()
+    """Accepted suites only OpenSSL's hello got, never the client's own: the client cannot negotiate them."""
     server_preference: bool | None = None
     negotiated: str | None = None
     connections: int = 0
@@ -101,6 +103,12 @@ class ProbeResult:
     evidence: str | None = None
     """Where two probes disagreed (the client's own hello, the accepted suites), which one the status rests
     on and why; None when they agree."""
+
+    @property
+    def client_accepted(self) -> tuple[str, ...]:
+        """The accepted suites the client's own hello can get: what predictions and rescues are made of."""
+        other = set(self.accepted_other_hello)
+        return tuple(s for s in self.accepted_tls12 if s not in other)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import pytest
 from scanner import catalog, clients
 from scanner.clients import Group
 from scanner.lab.clienthello import parse
-from scanner.probe.hello import Alert, NotTls, ServerHello, client_hello, read_reply, sni_name
+from scanner.probe.hello import Alert, NotTls, ReplyReader, ServerHello, client_hello, read_reply, sni_name
 
 JSSE17 = clients.get("jsse-17")
 RANDOM = bytes(range(32))
@@ -70,3 +70,27 @@ def test_a_server_hello_split_over_records_is_read() -> None:
 def test_every_profile_suite_is_in_the_catalog() -> None:
     for profile in clients.PROFILES.values():
         assert all(catalog.find(name) is not None for name in profile.suites), profile.name
+
+
+def test_the_reader_takes_bytes_as_they_come_and_looks_at_each_once() -> None:
+    whole = server_hello(0xC02F)
+    reader = ReplyReader()
+    answers = [reader.feed(whole[i : i + 1]) for i in range(len(whole))]
+    assert answers[:-1] == [None] * (len(whole) - 1) and answers[-1] == ServerHello(0x0303, 0xC02F)
+
+
+def test_a_server_hello_in_endless_tiny_records_is_refused() -> None:
+    header = b"\x02\x00\xea\x60"  # a ServerHello of 60,000 bytes, sent one byte a record
+    records = b"".join(b"\x16\x03\x03\x00\x01" + bytes([b]) for b in header + bytes(100))
+    assert read_reply(records) == NotTls("a ServerHello spread over more than 64 records")
+
+
+def test_a_malformed_server_hello_is_not_a_choice() -> None:
+    body = b"\x03\x03" + RANDOM + b"\x28" + bytes(40) + b"\xc0\x2f\x00"  # a 40-byte session id
+    record = b"\x16\x03\x03" + (len(body) + 4).to_bytes(2, "big") + b"\x02" + len(body).to_bytes(3, "big") + body
+    reply = read_reply(record)
+    assert isinstance(reply, NotTls) and "malformed ServerHello" in reply.detail
+
+
+def test_bytes_that_are_not_text_are_shown_as_bytes() -> None:
+    assert read_reply("éééééé".encode()) == NotTls("bytes c3 a9 c3 a9 c3 a9 c3 a9 c3 a9 c3 a9")

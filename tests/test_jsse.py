@@ -122,9 +122,12 @@ class JavaClient:
 
     classes: Path
 
+    jvm: tuple[str, ...] = ()
+
     def command(self, *args: str) -> list[str]:
         security = JSSE_DIR / "java.security"
-        return ["java", f"-Djava.security.properties={security}", "-cp", str(self.classes), "JsseClient", *args]
+        jvm = [f"-Djava.security.properties={security}", *self.jvm]
+        return ["java", *jvm, "-cp", str(self.classes), "JsseClient", *args]
 
     def connect_all(self, jobs: list[tuple[Endpoint, Policy]]) -> list[str]:
         """One handshake per job, all in one JVM: "OK <suite>" or "FAIL <why>" each."""
@@ -374,3 +377,28 @@ def test_impact_verify_on_the_command_line_agrees_with_java(
         if row["verified_suite"] != java_suite:
             wrong.append(f"{endpoint_id}: Java {answer}, impact --verify {row['verified_suite']}")
     assert not wrong, "\n".join(wrong)
+
+
+# JDK 8's named groups (no x25519, no x448): JDK 17 told to list only these speaks, for key exchange, as 8.
+JDK8_GROUPS = "-Djdk.tls.namedGroups=secp256r1,secp384r1,secp521r1,ffdhe2048,ffdhe3072,ffdhe4096,ffdhe6144,ffdhe8192"
+
+
+def test_a_suite_only_openssls_hello_gets_is_neither_negotiated_nor_required(
+    java: JavaClient, zoo: list[Endpoint]
+) -> None:
+    """ECDHE only over X25519, and a client without X25519 (jsse-8): OpenSSL's hello gets the ECDHE suite,
+    the client never can, so it is not predicted, not negotiated and not a Disabled suite to move."""
+    x25519 = next(e for e in zoo if e.id == "x25519")
+    ecdhe, rsa = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_RSA_WITH_AES_256_GCM_SHA384"
+    both = Policy("9.0", T12, (), (ecdhe, rsa), (), "jsse-8")
+    neither = Policy("9.0", T12, (), ("TLS_RSA_WITH_AES_128_CBC_SHA",), (ecdhe, rsa), "jsse-8")
+    jdk8 = replace(java, jvm=(JDK8_GROUPS,))
+    assert jdk8.connect_all([(x25519, both), (x25519, neither)])[0] == f"OK {rsa}"
+    (got,) = _scan([x25519], both, verify_only=False)
+    assert got.negotiated == rsa and got.accepted_other_hello == (ecdhe,) and got.client_accepted == (rsa,)
+    assert jdk8.connect_all([(x25519, neither)])[0].startswith("FAIL")
+    (failed,) = _scan([x25519], neither, verify_only=False)
+    assert failed.status is EndpointStatus.NO_COMMON_SUITE
+    from scanner.analysis import finding
+
+    assert finding(x25519, failed, neither).required_disabled == (rsa,)  # not the ECDHE suite

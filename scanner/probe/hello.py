@@ -130,45 +130,73 @@ class NotTls:
 Reply = ServerHello | Alert | NotTls
 
 
-def read_reply(data: bytes) -> Reply | None:
-    """The server's answer in the bytes received so far, or None while more are needed."""
-    handshake = b""
-    pos = 0
-    while True:
-        if len(data) - pos < 5:
-            return _not_tls(data) if pos == 0 and data and not _may_be_tls(data) else None
-        content, version, length = (
-            data[pos],
-            int.from_bytes(data[pos + 1 : pos + 3], "big"),
-            int.from_bytes(data[pos + 3 : pos + 5], "big"),
-        )
-        if content not in (_HANDSHAKE, _ALERT) or version >> 8 != 0x03 or length > _MAX_RECORD:
-            return _not_tls(data[pos:])
-        if len(data) - pos - 5 < length:
-            return None
-        fragment = data[pos + 5 : pos + 5 + length]
-        pos += 5 + length
-        if content == _ALERT:
-            if len(fragment) < 2:
-                return NotTls("a truncated TLS alert")
-            return Alert(fragment[0], fragment[1])
-        handshake += fragment
+_MAX_RECORDS = 64  # a ServerHello in more records than this is a server wasting our time
+
+
+class ReplyReader:
+    """Reads the server's first answer as bytes arrive, each byte looked at once."""
+
+    def __init__(self) -> None:
+        self._data = b""
+        self._pos = 0
+        self._handshake = b""
+        self._records = 0
+
+    def feed(self, chunk: bytes) -> Reply | None:
+        """The answer, once the bytes so far hold one; None while more are needed."""
+        self._data += chunk
+        while True:
+            data, pos = self._data, self._pos
+            if len(data) - pos < 5:
+                if pos == 0 and data and not _may_be_tls(data):
+                    return _not_tls(data)
+                return None
+            content = data[pos]
+            version = int.from_bytes(data[pos + 1 : pos + 3], "big")
+            length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+            if content not in (_HANDSHAKE, _ALERT) or version >> 8 != 0x03 or length > _MAX_RECORD:
+                return _not_tls(data[pos:])
+            if len(data) - pos - 5 < length:
+                return None
+            fragment = data[pos + 5 : pos + 5 + length]
+            self._data, self._pos = data[pos + 5 + length :], 0  # what is read is dropped
+            self._records += 1
+            if content == _ALERT:
+                return Alert(fragment[0], fragment[1]) if len(fragment) >= 2 else NotTls("a truncated TLS alert")
+            if self._records > _MAX_RECORDS:
+                return NotTls(f"a ServerHello spread over more than {_MAX_RECORDS} records")
+            self._handshake += fragment
+            reply = self._hello()
+            if reply is not None:
+                return reply
+
+    def _hello(self) -> Reply | None:
+        handshake = self._handshake
         if len(handshake) < 4:
-            continue
+            return None
         if handshake[0] != _SERVER_HELLO:
             return NotTls(f"a TLS handshake message of type {handshake[0]} where a ServerHello belongs")
         size = int.from_bytes(handshake[1:4], "big")
         if size > _MAX_SERVER_HELLO:
             return NotTls(f"a ServerHello of {size} bytes")
         if len(handshake) < 4 + size:
-            continue
+            return None
         return _server_hello(handshake[4 : 4 + size])
 
 
+def read_reply(data: bytes) -> Reply | None:
+    """The server's answer in these bytes, or None while more are needed."""
+    return ReplyReader().feed(data)
+
+
 def _server_hello(body: bytes) -> Reply:
-    if len(body) < 35 or len(body) < 35 + body[34] + 2:
+    if len(body) < 35 or len(body) < 35 + body[34] + 3:
         return NotTls("a truncated ServerHello")
-    pos = 35 + body[34]
+    session_id = body[34]
+    pos = 35 + session_id
+    compression = body[pos + 2]
+    if session_id > 32 or compression != 0:  # a client aborts on either (RFC 5246 sections 7.4.1.2-3)
+        return NotTls(f"a malformed ServerHello (session id of {session_id} bytes, compression {compression})")
     return ServerHello(int.from_bytes(body[0:2], "big"), int.from_bytes(body[pos : pos + 2], "big"))
 
 
@@ -180,7 +208,6 @@ def _not_tls(data: bytes) -> NotTls:
     head = data[:24]
     if head[:1] and head[0] & 0x80 and len(head) > 2 and head[2] == 0x04:
         return NotTls("an SSL 2.0 ServerHello")
-    text = head.decode("ascii", "replace")
-    if text.isprintable():
-        return NotTls(f"plain text {text!r}")
+    if all(32 <= byte < 127 or byte in (9, 10, 13) for byte in head):
+        return NotTls(f"plain text {head.decode('ascii').strip()!r}")
     return NotTls(f"bytes {head.hex(' ')}")

@@ -26,7 +26,7 @@ from scanner.probe.elimination import (
     eliminate,
     eliminate_adaptively,
 )
-from scanner.probe.handshake import Client, client_codes, client_for, handshake, legacy_only_codes
+from scanner.probe.handshake import Client, client_codes, handshake, legacy_only_codes
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 from scanner.probe.raw import hello_handshake
 
@@ -42,7 +42,9 @@ class _Run:
     profile: ClientProfile
     connections: int = 0
     notes: list[str] = field(default_factory=list)
-    hellos: HelloBudget = field(default_factory=HelloBudget)
+    own_hellos: HelloBudget = field(default_factory=HelloBudget)
+    """What the server takes of the client's own hello (longer than OpenSSL's for as many suites)."""
+    openssl_hellos: HelloBudget = field(default_factory=HelloBudget)
     refusals: set[Refusal] = field(default_factory=set)
     """How the TLS 1.2 enumeration's hellos were refused (the legacy client's version probes misreport a
     reset as "wrong version number", so they do not count)."""
@@ -70,11 +72,13 @@ class _Run:
 
 @dataclass(frozen=True)
 class _Enumeration:
-    """Accepted suites (code points, in pick order), whether the server imposes its order, or why not."""
+    """Accepted suites (code points, in pick order), whether the server imposes its order, or why not;
+    `other_hello` are the accepted suites only OpenSSL's hello got, never the client's own."""
 
     picks: list[int]
     server_preference: bool | None
     unreachable: Unreachable | None = None
+    other_hello: tuple[int, ...] = ()
 
 
 def _target(endpoint: Endpoint, ip: str, timeout_s: float) -> Target:
@@ -147,6 +151,7 @@ class SslyzeProber:
             ip=ip,
             tls_versions=tuple(versions),
             accepted_tls12=tuple(accepted),
+            accepted_other_hello=tuple(_iana_names(found.other_hello)),
             server_preference=found.server_preference,
             mode=mode,
         )
@@ -159,43 +164,39 @@ class SslyzeProber:
 
 
 def _enumerate(run: _Run) -> _Enumeration:
-    """Elimination with nassl's modern client, then with the modelled client's own hello for every suite
-    left that it or either OpenSSL build knows: only the server's choice is needed, so that hello can name
-    suites the client does not implement, and a server may grant a suite only to a hello that lists, say,
-    the RFC 7919 groups Java lists and OpenSSL does not."""
-    modern = eliminate_adaptively(run.offer_tls12(Client.MODERN), client_codes(Client.MODERN), run.hellos)
-    _keep_notes(run, modern, "modern client")
-    if modern.unreachable is not None and not modern.picks:
-        return _Enumeration([], None, modern.unreachable)
-    found = set(modern.picks)
+    """Elimination with the client's own hello over every suite that it or either of nassl's OpenSSL
+    builds knows (only the server's choice is needed, so that hello can name suites the client does not
+    implement); then with nassl's modern OpenSSL over what is left, for the suites a server grants only to
+    OpenSSL's hello. What the client's hello gets is what the client can get: a server may grant a suite
+    only to a hello that lists, say, the RFC 7919 groups Java lists and OpenSSL does not, or refuse one
+    for want of a group the client does not list (x25519 in JDK 8)."""
     every = [*_profile_codes(run.profile), *client_codes(Client.MODERN), *legacy_only_codes()]
-    rest = [code for code in dict.fromkeys(every) if code not in found]
-    own = eliminate_adaptively(run.offer_hello, rest, run.hellos)
+    own = eliminate_adaptively(run.offer_hello, list(dict.fromkeys(every)), run.own_hellos)
     _keep_notes(run, own, f"{run.profile.name} hello")
-    missed = [c for c in own.picks if c in client_codes(Client.MODERN)]
-    if missed:
+    if own.unreachable is not None and not own.picks:
+        return _Enumeration([], None, own.unreachable)
+    rest = [code for code in client_codes(Client.MODERN) if code not in own.picks]
+    openssl = eliminate_adaptively(run.offer_tls12(Client.MODERN), rest, run.openssl_hellos)
+    _keep_notes(run, openssl, "OpenSSL hello")
+    if openssl.picks:
         run.note(
-            f"{run.profile.title}'s own ClientHello gets {len(missed)} suite(s) OpenSSL's hello does not: "
-            + ", ".join(_iana_names(missed))
+            f"{len(openssl.picks)} suite(s) accepted only from OpenSSL's hello, never from the client's own, "
+            f"so the client cannot negotiate them: {', '.join(_iana_names(openssl.picks))}"
         )
-    passes = [p for p in (modern.picks, own.picks) if p]
-    picks = [code for part in passes for code in part]
-    preference, note = _preference(run, passes)
+    preference, note = _preference(run, own.picks, openssl.picks)
     if note:
         run.note(note)
-    slice_size = run.hellos.slice
-    if preference and (len(passes) > 1 or slice_size):
-        # Separate eliminations (or slices) keep the server's order only within themselves: one more pass
-        # over every accepted suite, in one hello, if they fit in one hello the server takes.
-        if not slice_size or len(picks) <= slice_size:
-            ordered = eliminate(run.offer_hello, picks).picks
-            if set(ordered) == set(picks):
-                picks = list(ordered)
-            else:
-                run.note("the server's order between suites found by different hellos is not known")
+    picks = [*own.picks, *openssl.picks]
+    if preference and run.own_hellos.slice and own.picks:
+        # Slices keep the server's order only within themselves: one more pass over the accepted suites
+        # in one hello, if they fit in one the server takes.
+        if len(own.picks) <= run.own_hellos.slice:
+            ordered = eliminate(run.offer_hello, own.picks).picks
+            if set(ordered) == set(own.picks):
+                picks = [*ordered, *openssl.picks]
         else:
             run.note("the server's order is known only within each slice of suites offered")
-    return _Enumeration(picks, preference)
+    return _Enumeration(picks, preference, other_hello=tuple(openssl.picks))
 
 
 @cache
@@ -217,36 +218,30 @@ def _enumerate_exhaustive(run: _Run) -> _Enumeration:
     if scan.error and not scan.accepted:
         run.note(f"{scan.error}; fell back to elimination")
         return _enumerate(run)
+    # What the client's own hello gets of them, in pick order (the server's, if it imposes one).
     picks = _strongest_first(scan.accepted)
-    preference, note = _preference(run, [picks], in_pick_order=False)
+    own = list(eliminate(run.offer_hello, picks).picks)
+    other = [code for code in picks if code not in own]
+    preference, note = _preference(run, own, other)
     if note:
         run.note(note)
-    if preference is not True:
-        return _Enumeration(picks, preference)
-    # The server imposes its order: recover it by elimination over the accepted set (accepted + 1).
-    ordered = eliminate(run.offer_hello, picks).picks
-    return _Enumeration(list(ordered) if set(ordered) == set(picks) else picks, True)
+    return _Enumeration([*own, *other] if preference else picks, preference, other_hello=tuple(other))
 
 
-def _preference(
-    run: _Run, passes: Sequence[Sequence[int]], in_pick_order: bool = True
-) -> tuple[bool | None, str | None]:
-    """Ask whether the server imposes its order by offering accepted suites in another order.
-
-    Picks of one elimination are in pick order, and the same client can ask again (one handshake). Picks
-    of several passes are not in one pick order: the client's own hello, which can name any suite, asks
-    with two handshakes.
-    """
-    picks = [code for part in passes for code in part]
-    if run.hellos.slice:  # a hello the server accepts: no more suites than one slice
-        picks = picks[: run.hellos.slice]
-    if len(picks) < 2:
-        return None, None
-    if len(passes) == 1 and in_pick_order and not run.hellos.slice:
-        client = client_for(picks)
-        offer = run.offer_tls12(client) if client is not None else run.offer_hello
+def _preference(run: _Run, own: Sequence[int], openssl: Sequence[int]) -> tuple[bool | None, str | None]:
+    """Ask whether the server imposes its order: offer suites one hello got, in another order, with that
+    same hello (another hello may not be able to get the first of them at all). The client's own hello
+    decides when it got two suites or more; OpenSSL's when only it did."""
+    for picks, offer, budget in (
+        (own, run.offer_hello, run.own_hellos),
+        (openssl, run.offer_tls12(Client.MODERN), run.openssl_hellos),
+    ):
+        if len(picks) < 2:
+            continue
+        if budget.slice:  # a hello the server takes: no more suites than one slice, and picks of one slice
+            return detect_server_preference(offer, picks[: budget.slice], in_pick_order=False)
         return detect_server_preference(offer, picks, in_pick_order=True)
-    return detect_server_preference(run.offer_hello, picks, in_pick_order=False)
+    return None, None
 
 
 def _no_tls_reason(run: _Run) -> str:
@@ -290,7 +285,7 @@ _SMALL_HELLO_SUITES = (
 
 def _speaks(run: _Run, version: TlsVersion) -> bool:
     client = Client.MODERN if version is TlsVersion.TLSV1_3 else Client.LEGACY
-    small = run.hellos.slice is not None and version is not TlsVersion.TLSV1_3
+    small = run.openssl_hellos.slice is not None and version is not TlsVersion.TLSV1_3
     suites = [catalog.resolve(name).code for name in _SMALL_HELLO_SUITES] if small else None
     outcome = run.offer(version, client, suites)
     if isinstance(outcome, Unreachable):
@@ -300,7 +295,7 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
 
 def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
     """The client's own handshake, compared with what the accepted list predicts."""
-    predicted = run.profile.negotiate(policy.selected, base.accepted_tls12, base.server_preference)
+    predicted = run.profile.negotiate(policy.selected, base.client_accepted, base.server_preference)
     return _client_handshake(run, policy, base, predicted)
 
 
@@ -328,7 +323,7 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
                 f"the client's own hello negotiated {name}, where the accepted suites and the server's order "
                 f"predicted {predicted}: the status rests on the client's hello, as the real client sends it"
             )
-        elif predicted is None and base.accepted_tls12:
+        elif predicted is None and base.client_accepted:
             evidence = (
                 f"the client's own hello negotiated {name}, which the enumeration did not find accepted: the "
                 "status rests on the client's hello, as the real client sends it"
@@ -336,12 +331,14 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
         return replace(base, negotiated=name, evidence=evidence)
     if isinstance(outcome, Unreachable):
         return replace(base, status=outcome.status, reason=f"policy handshake: {outcome.reason}")
-    if predicted:
-        # The server accepts a Selected suite, yet refused the client's hello: not a matter of suites alone.
-        reason = f"the client's hello was refused ({outcome.reason}) although the server accepts {predicted}"
+    # A Selected suite the server accepts, from some hello: then not a matter of suites alone.
+    other = predicted or profile.negotiate(policy.selected, base.accepted_tls12, base.server_preference)
+    if other:
+        which = "the enumeration's hellos" if predicted else "OpenSSL's hello only, never from the client's own"
+        reason = f"the client's hello was refused ({outcome.reason}) although the server accepts {other}"
         evidence = (
-            f"the server accepts {predicted} from the enumeration's hellos but refused the client's own: the status "
-            "rests on the client's hello, as the real client sends it"
+            f"the server accepts {other} from {which}, but refused the client's hello: the status rests on the "
+            "client's hello, as the real client sends it"
         )
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason, evidence=evidence)
     count = len(offered)

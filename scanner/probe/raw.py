@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from scanner.clients import ClientProfile
 from scanner.models import EndpointStatus
 from scanner.probe.contract import Target
-from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ServerHello, client_hello, read_reply
+from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ReplyReader, ServerHello, client_hello
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 
 _MAX_ANSWER = 1 << 18
@@ -24,7 +24,10 @@ _MAX_ANSWER = 1 << 18
 
 def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int], limit_s: float) -> Outcome:
     """Offer `suites` in `profile`'s ClientHello; the suite the server picks, or why there was none."""
-    hello = client_hello(profile, suites, target.server_name, os.urandom(32))
+    try:
+        hello = client_hello(profile, suites, target.server_name, os.urandom(32))
+    except (UnicodeError, ValueError) as exc:  # a name no resolver would take either; config refuses it
+        return Unreachable(EndpointStatus.DNS_ERROR, f"{target.server_name!r} cannot be sent as an SNI name: {exc}")
     deadline = time.monotonic() + limit_s
     try:
         sock = socket.create_connection((target.ip, target.port), timeout=min(target.timeout_s, limit_s))
@@ -42,30 +45,31 @@ def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int
 
 
 def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float) -> Outcome:
-    data = b""
+    reader = ReplyReader()
+    received = 0
     try:
         sock.sendall(hello)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return _silent_server(data, target)
+                return _silent_server(received, target, cut=True)
             sock.settimeout(min(target.timeout_s, left))
             chunk = sock.recv(16384)
             if not chunk:
-                if data:
+                if received:
                     return Rejected("the server closed the connection in the middle of its answer", Refusal.CLOSED)
                 size = len(hello)
                 return Rejected(
                     f"the server closed the connection without a word on the {size}-byte ClientHello", Refusal.CLOSED
                 )
-            data += chunk
-            if len(data) > _MAX_ANSWER:
+            received += len(chunk)
+            if received > _MAX_ANSWER:
                 return Rejected(f"the server sent over {_MAX_ANSWER} bytes without a ServerHello", Refusal.NOT_TLS)
-            reply = read_reply(data)
+            reply = reader.feed(chunk)
             if reply is not None:
                 return _outcome(reply)
     except TimeoutError:
-        return _silent_server(data, target)
+        return _silent_server(received, target, cut=time.monotonic() >= deadline)
     except ConnectionResetError:
         return Rejected(f"the server reset the connection on the {len(hello)}-byte ClientHello", Refusal.RESET)
     except OSError as exc:
@@ -83,7 +87,11 @@ def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
     return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)
 
 
-def _silent_server(data: bytes, target: Target) -> Unreachable:
-    if data:
+def _silent_server(received: int, target: Target, cut: bool) -> Unreachable:
+    if received and cut:
+        return Unreachable(EndpointStatus.TIMEOUT, "connection cut at its time limit: the server answers too slowly")
+    if received:
         return Unreachable(EndpointStatus.TIMEOUT, "the server began to answer the ClientHello, then stopped")
+    if cut:
+        return Unreachable(EndpointStatus.TIMEOUT, "no answer to the ClientHello before the connection's time limit")
     return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:.3g} s")
