@@ -19,9 +19,9 @@ HOMES: dict[str, tuple[str, ...]] = {
     "nassl": ("probe/",),
     "sqlite3": ("store.py",),
     "jinja2": ("report/",),
-    "yaml": ("config.py",),
-    "ruamel": ("config.py",),
-    "pydantic": ("config.py",),
+    "yaml": (),  # PyYAML: not used; ruamel.yaml reads and writes
+    "ruamel": ("config/",),
+    "pydantic": ("config/",),
     "cryptodatahub": ("catalog.py",),
     "asyncio_throttle": ("scan.py",),
     "trustme": ("lab/",),

@@ -1,0 +1,181 @@
+"""The shapes of tlsverify's files (pydantic models, extra keys forbidden) and pydantic's complaints turned
+into problems with their places and a fix."""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from ruamel.yaml.nodes import Node
+
+from scanner.config.source import locate, read_yaml
+from scanner.models import ConfigError, Problem
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+class EndpointModel(Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: str | None = None
+    category: str = "other"
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(ge=1, le=65535)
+    protocol: Literal["https", "tls"] = "https"
+    sni: str | None = None
+    ip: str | None = None
+    enabled: bool = True
+
+    @field_validator("host", "sni")
+    @classmethod
+    def _host(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_host_name(value)
+        return value
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not an IP address; write IPv4 (192.0.2.10) or IPv6 (2001:db8::1)"
+                ) from None
+        return value
+
+    @field_validator("port", mode="before")
+    @classmethod
+    def _port_is_int(cls, value: object) -> object:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError("must be a whole number from 1 to 65535")
+        return value
+
+
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+
+
+def _check_host_name(value: str) -> None:
+    """A DNS name (IDN allowed) or an IP address literal; raises ValueError saying what is wrong."""
+    try:
+        ipaddress.ip_address(value)
+        return
+    except ValueError:
+        pass
+    try:
+        ascii_name = value.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError("not a valid host name (empty or over-long label?)") from None
+    labels = ascii_name.rstrip(".").split(".")
+    bad = next((label for label in labels if not _LABEL.match(label)), None)
+    if bad is not None or len(ascii_name) > 253:
+        raise ValueError(f"not a valid host name (label {bad!r}); use letters, digits and hyphens")
+
+
+class EndpointsFile(Strict):
+    endpoints: list[EndpointModel] = Field(min_length=1)
+
+
+class Lists(Strict):
+    selected: list[str] = Field(default_factory=list)
+    disabled: list[str] = Field(default_factory=list)
+
+    @field_validator("selected", "disabled", mode="before")
+    @classmethod
+    def _empty(cls, value: object) -> object:
+        return [] if value is None else value  # a bare `disabled:` means an empty list
+
+
+class PolicyFile(Strict):
+    release: str = Field(min_length=1)
+    client: str | None = None
+    protocols: Lists = Field(default_factory=lambda: Lists(selected=["TLSv1.2"]))
+    cipher_suites: Lists
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+
+class ReleaseFile(Strict):
+    release: str = Field(min_length=1)
+    client: str | None = None
+    reconstructed: bool = True
+    basis: str = ""
+    available: list[str] = Field(min_length=1)
+    default_selected: list[str] = Field(min_length=1)
+    default_disabled: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    moved_to_disabled: list[str] = Field(default_factory=list)
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int | float) else value
+
+
+RELEASE_KEYS = list(ReleaseFile.model_fields)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse(path: Path, model: type[Model], keys: list[str], expected: str) -> tuple[Model, Node | None]:
+    """Read a YAML file and validate it against `model`; every problem becomes a ConfigError."""
+    data, node = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, 1, "", expected)])
+    try:
+        return model.model_validate(data), node
+    except ValidationError as exc:
+        raise ConfigError(_problems(path, node, exc, keys, list(model.model_fields))) from None
+
+
+def _problems(path: Path, node: Node | None, error: ValidationError, known: list[str], top: list[str]) -> list[Problem]:
+    """Pydantic's errors as problems; `known` are the keys of nested entries, `top` those of the file."""
+    problems = []
+    for item in error.errors():
+        loc = tuple(item["loc"])
+        line, column = locate(node, loc, key=item["type"] == "extra_forbidden")
+        dotted = ".".join(str(p) for p in loc)
+        hint = _HINTS.get(item["type"], "")
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            known = known if len(loc) > 1 else top
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
+            message = "unknown key"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+            hint = f"add `{loc[-1]}:`"
+        elif item["type"] in ("dict_type", "model_type"):
+            message = "expected a mapping of keys to values here"
+        elif item["type"] == "literal_error" and loc and loc[-1] == "protocol":
+            hint = "use https or tls; STARTTLS kinds (ldap, smtp) are not supported yet"
+        problems.append(Problem(str(path), line, column, dotted, message, hint))
+    return problems
+
+
+_HINTS = {
+    "list_type": "write a YAML list: [A, B], or one `- A` per line",
+    "string_type": "write it as text; quote it if YAML reads it as a number or a boolean",
+    "int_parsing": "write a whole number",
+    "int_type": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "string_too_short": "it must not be empty",
+    "too_short": "list at least one",
+    "string_pattern_mismatch": "use letters, digits, '.', '_' and '-', starting with a letter or digit",
+    "less_than_equal": "use a port from 1 to 65535",
+    "greater_than_equal": "use a port from 1 to 65535",
+}
+
+ENDPOINT_KEYS = list(EndpointModel.model_fields)
+POLICY_KEYS = [*list(PolicyFile.model_fields), "selected", "disabled"]
