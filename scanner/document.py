@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from scanner.analysis import without_tls12
+from scanner.findings import without_tls12
 from scanner.models import (
     Endpoint,
     EndpointFinding,

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import analysis
+from scanner import findings
 from scanner import policy as policy_rules
 from scanner.config import check_policy_file
 from scanner.files import write_atomically
@@ -152,7 +152,7 @@ def verify_all(
     with run_lock(outputs.database, on_wait), Store(outputs.database) as store:  # a bad db fails before traffic
         results, complete = probe_all(endpoints, policy, prober, settings, progress)
         now = datetime.now(UTC).replace(microsecond=0)
-        report = analysis.verify_all_report(
+        report = findings.verify_all_report(
             list(endpoints), results, policy, now, complete=complete, legacy=checked.legacy
         )
         applied = store.current_policy()

@@ -9,7 +9,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import analysis, document
+from scanner import document
+from scanner import findings as analysis
 from scanner.cli import main
 from scanner.config import write_endpoints
 from scanner.lab.servers import Lab, ServerSpec

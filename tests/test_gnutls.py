@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner import analysis
+from scanner import findings as analysis
 from scanner.config import load_policy
 from scanner.lab.gnutls import PRIORITY_3DES, GnutlsServer, unavailable_reason
 from scanner.lab.servers import Lab

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from scanner import analysis
+from scanner import findings as analysis
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
 from scanner.report import html_report
 

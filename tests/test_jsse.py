@@ -399,6 +399,6 @@ def test_a_suite_only_openssls_hello_gets_is_neither_negotiated_nor_required(
     assert jdk8.connect_all([(x25519, neither)])[0].startswith("FAIL")
     (failed,) = _scan([x25519], neither, verify_only=False)
     assert failed.status is EndpointStatus.NO_COMMON_SUITE
-    from scanner.analysis import finding
+    from scanner.findings import finding
 
     assert finding(x25519, failed, neither).required_disabled == (rsa,)  # not the ECDHE suite

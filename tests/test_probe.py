@@ -6,7 +6,8 @@ import ssl
 
 import pytest
 
-from scanner import analysis, catalog
+from scanner import catalog
+from scanner import findings as analysis
 from scanner.lab.servers import Lab, ServerSpec, TlsServer, closed_port
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
 from scanner.probe.prober import SslyzeProber

@@ -8,7 +8,7 @@ import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import analysis
+from scanner import findings as analysis
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion, VerifyAllReport
 from scanner.report import html_report, json_report, text
 from scanner.store import Store

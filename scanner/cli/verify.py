@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from scanner import analysis
+from scanner import findings
 from scanner.cli.common import (
     ExitCode,
     SubParsers,
@@ -61,7 +61,7 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
     print(f"\nReports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})")
     if run.interrupted:
         exit_now(ExitCode.INTERRUPTED)  # everything that finished is stored
-    return analysis.exit_code(run.report)
+    return findings.exit_code(run.report)
 
 
 def verify_all_command(args: argparse.Namespace) -> int:

@@ -1,10 +1,10 @@
-"""Cross-referencing results with the policy, as pure functions."""
+"""Cross-referencing results with the policy (scanner.findings), as pure functions."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from scanner import analysis
+from scanner import findings as analysis
 from scanner.config import load_releases
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
 from tests.conftest import endpoint
