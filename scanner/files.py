@@ -14,7 +14,7 @@ def write_atomically(path: Path, content: str, keep_mode: bool = False) -> None:
     umask's), and a symbolic link is followed (the file it points at is replaced, not the link).
     Raises OSError."""
     target = path.resolve() if keep_mode else path
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_folders(target.parent)
     mode = None
     if keep_mode:
         mode = target.stat().st_mode & 0o777 if target.exists() else 0o666 & ~_umask()
@@ -28,6 +28,22 @@ def write_atomically(path: Path, content: str, keep_mode: bool = False) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def private_folders(folder: Path) -> None:
+    """Create `folder` and any missing parents owner-only (0700), whatever the umask: the reports and the
+    database inside name internal hosts, and a folder others may write lets them replace those."""
+    missing = []
+    for part in (folder, *folder.parents):
+        if part.exists():
+            break
+        missing.append(part)
+    for part in reversed(missing):
+        try:
+            part.mkdir(mode=0o700)
+        except FileExistsError:
+            continue
+        os.chmod(part, 0o700)
 
 
 def _umask() -> int:

@@ -128,14 +128,14 @@ def check(doc: PolicyDocument, releases: Releases, profile: str | None = None) -
     problems += _check_protocols(doc)
     client = _client(doc, releases, problems)
     resolved: dict[str, list[tuple[Entry, str]]] = {"selected": [], "disabled": []}
+    unknown = 0
     for list_name, entries in (("selected", doc.selected), ("disabled", doc.disabled)):
         seen: dict[str, Entry] = {}
         for entry in entries:
             suite = catalog.find(entry.text)
             if suite is None:
-                close = catalog.suggest(entry.text)
-                hint = f"did you mean {' or '.join(close)}?" if close else "check the spelling"
-                problems.append(_problem(doc, entry, f"unknown cipher suite {entry.text!r}", hint))
+                unknown += 1
+                problems.append(_unknown_suite(doc, entry, suggest=unknown <= MAX_SUGGESTIONS))
                 continue
             typo = catalog.typo_warning(entry.text)
             if typo:
@@ -258,6 +258,35 @@ def compliance(doc: PolicyDocument, profile: str) -> list[Problem]:
 
 def has_errors(problems: Iterable[Problem]) -> bool:
     return any(p.severity is Severity.ERROR for p in problems)
+
+
+MAX_SUGGESTIONS = 20
+"""Unknown names that get a "did you mean" (each is a search of the catalog); past them, a plain hint, so a
+file of thousands of wrong names is checked in moments."""
+
+TLS13_SUITES = frozenset(
+    {
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+        "TLS_AES_128_CCM_SHA256",
+        "TLS_AES_128_CCM_8_SHA256",
+    }
+)
+
+
+def _unknown_suite(doc: PolicyDocument, entry: Entry, suggest: bool) -> Problem:
+    if entry.text.strip().upper() in TLS13_SUITES:
+        message = f"{entry.text} is a TLS 1.3 suite; these lists hold TLS 1.2 suites (the client uses TLS 1.2 only)"
+        return _problem(doc, entry, message, "remove it")
+    close = catalog.suggest(entry.text) if suggest else ()
+    if close:
+        hint = f"did you mean {' or '.join(close)}?"
+    elif suggest:
+        hint = "check the spelling"
+    else:
+        hint = f"check the spelling (no suggestions past the first {MAX_SUGGESTIONS} unknown names)"
+    return _problem(doc, entry, f"unknown cipher suite {entry.text!r}", hint)
 
 
 def _client(doc: PolicyDocument, releases: Releases, problems: list[Problem]) -> clients.ClientProfile | None:

@@ -35,6 +35,16 @@ class ScanSettings:
 Progress = Callable[[ProbeResult], None]
 
 
+def pacing(rate: float) -> tuple[int, float]:
+    """Connections per period for a rate a second: Throttler counts whole tokens, so a fractional rate is
+    spread over a longer period (1.9 a second is 19 every 10 seconds, not 1 a second)."""
+    if rate >= 1 and float(rate).is_integer():
+        return int(rate), 1.0
+    if rate >= 1:
+        return round(rate * 10), 10.0
+    return 1, 1.0 / rate
+
+
 async def scan(
     endpoints: Sequence[Endpoint],
     policy: Policy,
@@ -44,8 +54,7 @@ async def scan(
 ) -> list[ProbeResult]:
     """Probe every endpoint; results come back in the order of `endpoints`, each a value, never an error."""
     loop = asyncio.get_running_loop()
-    # Throttler counts whole tokens per period: express fractional rates over a longer period.
-    rate_limit, period = (int(settings.rate), 1.0) if settings.rate >= 1 else (1, 1.0 / settings.rate)
+    rate_limit, period = pacing(settings.rate)
     throttler = Throttler(rate_limit=max(1, rate_limit), period=period)
     semaphore = asyncio.Semaphore(settings.concurrency)
     # Two endpoints on one server (same address and port) are probed one after the other: servers such

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner import document
+from scanner.files import private_folders
 from scanner.models import Policy, VerifyAllReport
 
 SCHEMA_VERSION = 2
@@ -76,7 +77,7 @@ def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[No
     """Serialize runs that share a database: an exclusive lock on DB.lock, waited for (not failed on)."""
     path = db.with_name(db.name + ".lock")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_folders(path.parent)
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
     except OSError as exc:
         raise StoreError(f"{db}: cannot create its lock file {path}: {exc.strerror or exc}") from None
@@ -101,11 +102,13 @@ def _ctrl_c_held() -> Iterator[list[int]]:
     if threading.current_thread() is not threading.main_thread():
         yield pending
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pending.append(signum))
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(s, lambda signum, frame: pending.append(signum)) for s in held]
     try:
         yield pending
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for s, handler in zip(held, previous, strict=True):
+            signal.signal(s, handler)
 
 
 def _pause_for_crash_tests() -> None:
@@ -151,7 +154,7 @@ class Store:
         self.path = path
         self.interrupted = False  # Ctrl-C came during a write (held until it was committed)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_folders(path.parent)
             if not path.exists():
                 os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(path, timeout=30)

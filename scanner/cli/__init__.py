@@ -7,6 +7,8 @@ error, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -40,6 +42,18 @@ _COMMANDS = {
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; SIGTERM (what `timeout`, systemd and container runtimes send) counts as Ctrl-C, so
+    what finished is stored."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -55,10 +69,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.INTERRUPTED
 
 
+_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program whose reader left
+
+
 def entry() -> None:
     """The console script: run, then leave even if a probe thread was abandoned past its deadline (a
     resolver that never answers, say); everything is written by then."""
-    code = main()
+    code = _BROKEN_PIPE
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:  # `tlsverify ... | head`: the reader left; nothing more to say, and no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     for thread in threading.enumerate():
         if thread.name.startswith("tlsverify-probe"):
             thread.join(timeout=1)

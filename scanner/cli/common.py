@@ -4,8 +4,10 @@ typed settings, the progress line, and leaving at once after Ctrl-C."""
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
+from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
 from typing import TypeAlias
@@ -30,24 +32,63 @@ class ExitCode(IntEnum):
     """Ctrl-C: what finished is kept."""
 
 
-def positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
+def bounded_int(high: int) -> Callable[[str], int]:
+    """A whole number from 1 to `high`."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+        if not 1 <= number <= high:
+            raise argparse.ArgumentTypeError(f"must be from 1 to {high}, got {number}")
+        return number
+
+    return parse
 
 
-def positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
-    if not number > 0:
-        raise argparse.ArgumentTypeError(f"must be greater than 0, got {value}")
-    return number
+positive_int = bounded_int(1_000_000_000)
+
+
+def bounded_float(high: float) -> Callable[[str], float]:
+    """A finite number greater than 0 and at most `high` (inf, nan and 1e10 seconds are refused)."""
+
+    def parse(value: str) -> float:
+        try:
+            number = float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {value!r}") from None
+        if not (math.isfinite(number) and 0 < number <= high):
+            raise argparse.ArgumentTypeError(f"must be greater than 0 and at most {high:g}, got {value}")
+        return number
+
+    return parse
+
+
+def database_path(value: str) -> Path:
+    """A file for the SQLite history: not empty, not a folder."""
+    path = Path(value)
+    if not value.strip() or value.endswith(("/", os.sep)) or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a file name; name a file, e.g. reports/tlsverify.sqlite")
+    return path
+
+
+def output_file(value: str) -> Path:
+    """A file to write: not empty, not a folder."""
+    path = Path(value)
+    if not value.strip() or value.endswith(("/", os.sep)) or path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value!r} is a folder or no name at all; name a file to write")
+    return path
+
+
+def folder_path(value: str) -> Path:
+    """A folder for reports: not empty, not an existing file."""
+    path = Path(value)
+    if not value.strip():
+        raise argparse.ArgumentTypeError("an empty folder name; name a folder, e.g. reports")
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{value} is a file, not a folder; name a folder for the reports")
+    return path
 
 
 def add_releases_option(parser: argparse.ArgumentParser) -> None:
@@ -76,19 +117,23 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
             help="probe only this endpoint id (repeatable)",
         )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
-    parser.add_argument("--out", type=Path, default=Path("reports"), help="report directory (default: reports)")
-    parser.add_argument("--db", type=Path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
-    parser.add_argument("--concurrency", type=positive_int, default=8, help="endpoints probed at once (default: 8)")
+    parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
+    parser.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
+    parser.add_argument(
+        "--concurrency", type=bounded_int(1024), default=8, help="endpoints probed at once (default: 8, at most 1024)"
+    )
     parser.add_argument(
         "--rate",
-        type=positive_float,
+        type=bounded_float(1_000_000),
         default=50.0,
         help="new connections per second, all endpoints together (default: 50)",
     )
-    parser.add_argument("--timeout", type=positive_float, default=5.0, help="seconds per connection step (default: 5)")
+    parser.add_argument(
+        "--timeout", type=bounded_float(3600), default=5.0, help="seconds per connection step (default: 5)"
+    )
     parser.add_argument(
         "--deadline",
-        type=positive_float,
+        type=bounded_float(86_400),
         default=120.0,
         help="seconds per endpoint, all connections together (default: 120)",
     )

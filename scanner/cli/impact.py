@@ -15,7 +15,9 @@ from scanner.cli.common import (
     ExitCode,
     SubParsers,
     add_releases_option,
+    database_path,
     exit_now,
+    output_file,
     outputs,
     probe_settings,
     progress_line,
@@ -54,7 +56,12 @@ def add_advise_command(sub: SubParsers) -> None:
     text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
     parser = sub.add_parser("advise", help=text, description=text)
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
-    parser.add_argument("--db", type=Path, default=Path("reports") / "tlsverify.sqlite")
+    parser.add_argument(
+        "--db",
+        type=database_path,
+        default=Path("reports") / "tlsverify.sqlite",
+        help="default: reports/tlsverify.sqlite",
+    )
     parser.add_argument(
         "--drop",
         action="append",
@@ -62,7 +69,7 @@ def add_advise_command(sub: SubParsers) -> None:
         metavar="ID",
         help="accept losing this endpoint: see what you gain (repeatable)",
     )
-    parser.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
+    parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write here, not to stdout")
     add_releases_option(parser)
 
 
@@ -165,6 +172,16 @@ def run_advise(args: argparse.Namespace) -> int:
             f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} (those are: {those})"
         )
     advice = impact.advise(scanned, current, releases, drop=args.drop)
+    if not advice.policy.selected:
+        why = (
+            "every endpoint that works today was dropped" if working else f"no endpoint works today under {args.policy}"
+        )
+        print(
+            f"tlsverify: nothing to advise: {why}, and a policy with no Selected suite connects to nothing "
+            "(policy check refuses it). No policy written.",
+            file=sys.stderr,
+        )
+        return ExitCode.FINDINGS
     lines = policy_text.advice_lines(advice, current, scan_time)
     text = policy_yaml(advice.policy, "\n".join(lines))
     if args.output is not None:

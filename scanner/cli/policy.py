@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scanner import policy as rules
 from scanner.cli import impact
-from scanner.cli.common import ExitCode, SubParsers, add_releases_option
+from scanner.cli.common import ExitCode, SubParsers, add_releases_option, database_path, output_file
 from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
 from scanner.files import write_atomically
 from scanner.report import policy_text
@@ -55,7 +55,10 @@ def add_commands(commands: SubParsers) -> None:
     apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
     apply.add_argument("file", type=Path)
     apply.add_argument(
-        "--db", type=Path, default=Path("reports") / "tlsverify.sqlite", help="default: reports/tlsverify.sqlite"
+        "--db",
+        type=database_path,
+        default=Path("reports") / "tlsverify.sqlite",
+        help="default: reports/tlsverify.sqlite",
     )
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
@@ -65,7 +68,7 @@ def add_commands(commands: SubParsers) -> None:
 
 def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--output", type=Path, default=None, metavar="FILE", help="write here, not to stdout")
+    group.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write here, not to stdout")
     if in_place:
         group.add_argument("--in-place", action="store_true", help="overwrite the input file")
 

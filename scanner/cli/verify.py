@@ -11,7 +11,9 @@ from scanner.cli.common import (
     ExitCode,
     SubParsers,
     add_scan_options,
+    database_path,
     exit_now,
+    folder_path,
     outputs,
     positive_int,
     probe_settings,
@@ -34,8 +36,8 @@ def add_commands(commands: SubParsers) -> None:
         "report", help="write the verify-all reports again from a stored run (after a crash, say)"
     )
     report.add_argument("--run", type=positive_int, default=None, help="run id (default: the latest complete one)")
-    report.add_argument("--out", type=Path, default=Path("reports"), help="report directory (default: reports)")
-    report.add_argument("--db", type=Path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
+    report.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
+    report.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
 
 
 def checked_policy(args: argparse.Namespace) -> CheckedPolicy:

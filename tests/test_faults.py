@@ -1,0 +1,207 @@
+"""Hostile round two: options, signals, pipes, permissions, planted links, floods of bad names and empty
+advice, each against real files, real processes and real servers (no mocks)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from scanner.cli import main
+from scanner.config import write_endpoints
+from scanner.lab.demo import DEMO_SERVERS
+from scanner.lab.hostile import DribbleServer
+from scanner.lab.servers import Lab
+from tests.conftest import ROOT
+
+POLICY = str(ROOT / "policy.yaml")
+
+
+def tlsverify(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[str]:
+    def before() -> None:
+        if umask is not None:
+            os.umask(umask)
+
+    command = [sys.executable, "-m", "scanner", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, preexec_fn=before)
+
+
+@pytest.fixture(scope="module")
+def one_endpoint(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    server = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    path = tmp_path_factory.mktemp("faults") / "endpoints.yaml"
+    write_endpoints(
+        [{"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}], path, "faults"
+    )
+    return path
+
+
+# --- 10: every option validated ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "words"),
+    [
+        ("--rate", "inf", "must be greater than 0 and at most"),
+        ("--rate", "nan", "must be greater than 0 and at most"),
+        ("--deadline", "inf", "must be greater than 0 and at most"),
+        ("--deadline", "1e10", "must be greater than 0 and at most"),
+        ("--timeout", "1e300", "must be greater than 0 and at most"),
+        ("--concurrency", "100000", "must be from 1 to 1024"),
+        ("--db", "", "is not a file name"),
+        ("--db", ".", "is not a file name"),
+        ("--db", "/", "is not a file name"),
+        ("--out", "", "an empty folder name"),
+    ],
+)
+def test_bad_option_values_exit_2_with_the_reason(
+    one_endpoint: Path, tmp_path: Path, option: str, value: str, words: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = ["--out", str(tmp_path / "out")] if option != "--out" else []
+    code = main(["verify-all", "--endpoints", str(one_endpoint), "--policy", POLICY, *out, option, value])
+    err = capsys.readouterr().err
+    assert code == 2 and words in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()  # nothing probed, nothing written
+
+
+def test_out_naming_a_file_says_so(one_endpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a_file = tmp_path / "reports"
+    a_file.write_text("not a folder")
+    assert main(["verify-all", "--endpoints", str(one_endpoint), "--policy", POLICY, "--out", str(a_file)]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_a_fractional_rate_is_kept_not_rounded_down() -> None:
+    from scanner.scan import pacing
+
+    assert pacing(1.9) == (19, 10.0) and pacing(50) == (50, 1.0) and pacing(0.5) == (1, 2.0)
+
+
+# --- 11: a closed pipe ----------------------------------------------------------------------------------
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scanner", "policy", "clients"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # like `| head -0`: nobody reads
+    with process.stderr:
+        err = process.stderr.read().decode()
+    process.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert process.returncode == 141
+
+
+# --- 12: SIGTERM is Ctrl-C -------------------------------------------------------------------------------
+
+
+def test_sigterm_stores_what_finished(lab: Lab, tmp_path: Path) -> None:
+    fast = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    slow = lab.add(DribbleServer("slow-term", interval_s=0.5))
+    endpoints = tmp_path / "endpoints.yaml"
+    write_endpoints(
+        [
+            {"id": "fast", "host": "fast.lab.tlsverify.test", "ip": "127.0.0.1", "port": fast.port},
+            {"id": "slow", "host": "slow.lab.tlsverify.test", "ip": "127.0.0.1", "port": slow.port},
+        ],
+        endpoints,
+        "sigterm",
+    )
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "scanner", "verify-all", "--endpoints", str(endpoints), "--policy", POLICY]
+    command += ["--out", str(out), "--timeout", "30", "--no-progress"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while fast.connections < 10 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    doc = json.loads((out / "verify-all.json").read_text())
+    assert doc["complete"] is False and [e["id"] for e in doc["endpoints"]] == ["fast"]
+
+
+# --- 13: a world-writable umask ------------------------------------------------------------------------
+
+
+def test_report_folders_are_owner_only_whatever_the_umask(one_endpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "reports"
+    done = tlsverify(
+        "verify-all", "--endpoints", str(one_endpoint), "--policy", POLICY, "--out", str(out), "--no-progress", umask=0
+    )
+    assert done.returncode in (0, 1), done.stderr
+    for folder in (out, out.parent):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for name in ("verify-all.html", "verify-all.json", "tlsverify.sqlite"):
+        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+
+
+# --- 14: a link planted where a temporary file would go ---------------------------------------------------
+
+
+def test_a_planted_link_does_not_redirect_a_policy_write(tmp_path: Path) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    target = tmp_path / "out.yaml"
+    for name in (".out.yaml.tlsverify-tmp", ".out.yaml.tmp", ".out.yaml"):
+        (tmp_path / name).symlink_to(victim)
+    assert main(["policy", "reset-to-default", "--output", str(target)]) == 0
+    assert victim.read_text() == "keep me"
+    assert "cipher_suites:" in target.read_text() and not target.is_symlink()
+
+
+# --- 15: thousands of unknown names -----------------------------------------------------------------------
+
+
+def test_thousands_of_unknown_names_get_suggestions_only_for_the_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names = [f"TLS_NO_SUCH_SUITE_{i}_WITH_AES" for i in range(2000)]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('release: "12.0.0.0"\ncipher_suites:\n  selected:\n' + "".join(f"    - {n}\n" for n in names))
+    assert main(["policy", "check", str(policy)]) == 2
+    out = capsys.readouterr().out
+    assert out.count("unknown cipher suite") == 2000
+    assert out.count("no suggestions past the first 20 unknown names") == 1980
+
+
+def test_a_tls13_suite_in_a_tls12_list_is_named_as_such(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text('release: "12.0.0.0"\ncipher_suites:\n  selected: [TLS_AES_128_GCM_SHA256]\n')
+    assert main(["policy", "check", str(policy)]) == 2
+    out = capsys.readouterr().out
+    assert "TLS_AES_128_GCM_SHA256 is a TLS 1.3 suite" in out and "PSK" not in out
+
+
+# --- 6: nothing to advise ---------------------------------------------------------------------------------
+
+
+def test_advise_with_nothing_working_writes_nothing_and_says_so(
+    lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scep = next(s for s in DEMO_SERVERS if s.id == "scep")  # TLS_RSA_* only: fails under the shipped policy
+    server = lab.start(scep.spec)  # type: ignore[arg-type]
+    endpoints = tmp_path / "endpoints.yaml"
+    write_endpoints(
+        [{"id": "scep", "host": "scep.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}], endpoints, "advise"
+    )
+    out = tmp_path / "out"
+    assert (
+        main(["verify-all", "--endpoints", str(endpoints), "--policy", POLICY, "--out", str(out), "--no-progress"]) == 1
+    )
+    advised = tmp_path / "advised.yaml"
+    code = main(
+        ["policy", "advise", "--policy", POLICY, "--db", str(out / "tlsverify.sqlite"), "--output", str(advised)]
+    )
+    err = capsys.readouterr().err
+    assert code == 1 and "nothing to advise: no endpoint works today" in err
+    assert not advised.exists()
