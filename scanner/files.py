@@ -30,6 +30,45 @@ def write_atomically(path: Path, content: str, keep_mode: bool = False) -> None:
         raise
 
 
+def write_together(files: dict[Path, str]) -> None:
+    """Write several files so that none is replaced unless all could be written: each goes to a temporary
+    file first, and only then are they renamed into place (owner-only). Leftovers of an earlier, killed
+    write of the same names are removed. Raises OSError."""
+    written: dict[Path, str] = {}
+    try:
+        for path, content in files.items():
+            private_folders(path.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            written[path] = tmp
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(content)
+        for path, tmp in written.items():
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp in written.values():
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    for path in files:
+        for stale in path.parent.glob(f".{path.name}.*"):
+            stale.unlink(missing_ok=True)
+
+
+def check_writable(folder: Path, names: list[str]) -> str | None:
+    """Why reports cannot be written to `folder` (made owner-only here if missing), or None when they can."""
+    try:
+        private_folders(folder)
+    except OSError as exc:
+        return f"cannot create the folder {folder}: {exc.strerror or exc}"
+    if not folder.is_dir():
+        return f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"the folder {folder} is not writable"
+    in_the_way = [name for name in names if (folder / name).is_dir()]
+    if in_the_way:
+        return f"{folder / in_the_way[0]} is a folder, where a report file belongs"
+    return None
+
+
 def private_folders(folder: Path) -> None:
     """Create `folder` and any missing parents owner-only (0700), whatever the umask: the reports and the
     database inside name internal hosts, and a folder others may write lets them replace those."""

@@ -25,6 +25,7 @@ from scanner.files import private_folders
 from scanner.models import Policy, VerifyAllReport
 
 SCHEMA_VERSION = 2
+_OUR_TABLES = frozenset({"runs", "endpoint_results", "suite_usage", "applied_policies"})
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -132,9 +133,14 @@ class StoredRun:
     report: VerifyAllReport
 
 
-def _stored(row: tuple[Any, ...]) -> StoredRun:
+def _stored(row: tuple[Any, ...], path: Path) -> StoredRun:
     run_id = int(row[0])
-    return StoredRun(run_id, str(row[1]), bool(row[2]), document.decode(json.loads(row[3]), run_id))
+    try:
+        report = document.decode(json.loads(row[3]), run_id)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise StoreError(f"{path}: run {run_id} is stored damaged ({detail}); it cannot be read back") from None
+    return StoredRun(run_id, str(row[1]), bool(row[2]), report)
 
 
 @dataclass(frozen=True)
@@ -150,14 +156,23 @@ class AppliedPolicy:
 class Store:
     """A tlsverify SQLite database; use as a context manager."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, create: bool = True) -> None:
+        """Open the database at `path`, creating it (owner-only) if `create`; a file that is not a tlsverify
+        database, or is damaged, is refused before anything in it is touched."""
         self.path = path
         self.interrupted = False  # Ctrl-C came during a write (held until it was committed)
+        if not create and not path.is_file():
+            raise StoreError(
+                f"{path}: no database there, so no complete Verify All run stored; run `tlsverify verify-all` "
+                "first, or point --db at a database"
+            )
         try:
-            private_folders(path.parent)
-            if not path.exists():
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            if create:
+                private_folders(path.parent)
+                if not path.exists():
+                    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
             self._db = sqlite3.connect(path, timeout=30)
+            self._refuse_foreign_or_damaged()
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA journal_mode = WAL")
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
@@ -170,6 +185,22 @@ class Store:
             raise StoreError(f"{path}: cannot use as a tlsverify database: {exc}") from None
         except OSError as exc:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
+
+    def _refuse_foreign_or_damaged(self) -> None:
+        """Check a file before writing to it: another application's database is left exactly as it is."""
+        check = self._db.execute("PRAGMA quick_check").fetchone()[0]
+        if check != "ok":
+            self._db.close()
+            raise StoreError(f"{self.path}: the database is damaged ({check}); move it away and run again")
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        foreign = sorted(tables - _OUR_TABLES)
+        if foreign:
+            self._db.close()
+            shown = ", ".join(foreign[:5])
+            raise StoreError(
+                f"{self.path}: not a tlsverify database (it has other tables: {shown}); left untouched. "
+                "Point --db at a new file or at a tlsverify database"
+            )
 
     def close(self) -> None:
         self._db.close()
@@ -257,21 +288,21 @@ class Store:
         rows = self._db.execute(
             "SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,)
         ).fetchall()
-        return [_stored(r) for r in rows]
+        return [_stored(r, self.path) for r in rows]
 
     def run(self, run_id: int) -> StoredRun | None:
         """One run by its id, or None."""
         row = self._db.execute(
             "SELECT id, generated_at, complete, report_json FROM runs WHERE id = ?", (run_id,)
         ).fetchone()
-        return _stored(row) if row else None
+        return _stored(row, self.path) if row else None
 
     def latest(self, complete_only: bool = True) -> StoredRun | None:
         """The newest (complete) run, or None."""
         query = "SELECT id, generated_at, complete, report_json FROM runs"
         query += " WHERE complete = 1" if complete_only else ""
         row = self._db.execute(query + " ORDER BY id DESC LIMIT 1").fetchone()
-        return _stored(row) if row else None
+        return _stored(row, self.path) if row else None
 
     def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
         """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""

@@ -17,7 +17,7 @@ from pathlib import Path
 from scanner import findings
 from scanner import policy as policy_rules
 from scanner.config import check_policy_file
-from scanner.files import write_atomically
+from scanner.files import check_writable, write_atomically, write_together
 from scanner.models import ConfigError, Endpoint, Policy, ProbeResult, Problem, Severity, VerifyAllReport
 from scanner.policy import Releases
 from scanner.probe.contract import Prober
@@ -149,6 +149,7 @@ def verify_all(
     """Probe, cross-reference with the policy, store the run and write its reports, under the database's
     run lock (so a run that waited for this one cannot have its reports overwritten by ours)."""
     policy = checked.policy
+    check_outputs(outputs.out, [outputs.html.name, outputs.json.name])
     with run_lock(outputs.database, on_wait), Store(outputs.database) as store:  # a bad db fails before traffic
         results, complete = probe_all(endpoints, policy, prober, settings, progress)
         now = datetime.now(UTC).replace(microsecond=0)
@@ -159,14 +160,29 @@ def verify_all(
         if applied is not None and applied.policy == policy:
             report = replace(report, period_start=applied.applied_at)
         report = replace(report, run_id=store.save(report))
-        write_reports(report, outputs)
+        write_verify_all_reports(report, outputs)
         return VerifyAllRun(report, outputs, interrupted=not complete or store.interrupted)
 
 
-def write_reports(report: VerifyAllReport, outputs: Outputs) -> None:
-    """verify-all.html and verify-all.json, each written whole or not at all."""
-    for path, content in ((outputs.html, html_report.render(report)), (outputs.json, json_report.render(report))):
-        write_report(path, content)
+def write_verify_all_reports(report: VerifyAllReport, outputs: Outputs) -> None:
+    """verify-all.html and verify-all.json, both or neither (never a new one beside an old one)."""
+    write_reports({outputs.html: html_report.render(report), outputs.json: json_report.render(report)})
+
+
+def write_reports(files: dict[Path, str]) -> None:
+    """Reports, all or none, owner-only; UsageError if they cannot be written."""
+    try:
+        write_together(files)
+    except OSError as exc:
+        folder = next(iter(files)).parent
+        raise UsageError(f"cannot write the reports to {folder}: {exc.strerror or exc}") from None
+
+
+def check_outputs(folder: Path, names: list[str]) -> None:
+    """Before any traffic: UsageError if the reports could not be written afterwards."""
+    problem = check_writable(folder, names)
+    if problem is not None:
+        raise UsageError(f"{problem}; the reports could not be written, so nothing was probed")
 
 
 def write_report(path: Path, content: str) -> None:
@@ -180,10 +196,10 @@ def write_report(path: Path, content: str) -> None:
 def rewrite_reports(outputs: Outputs, run_id: int | None = None) -> StoredRun:
     """Write a stored run's reports again (the latest complete one by default), as after a crash between
     the database commit and the reports."""
-    with Store(outputs.database) as store:
+    with Store(outputs.database, create=False) as store:
         stored = store.run(run_id) if run_id is not None else store.latest()
     if stored is None:
         which = f"run {run_id}" if run_id is not None else "complete run"
         raise UsageError(f"{outputs.database}: no {which} stored; see `tlsverify verify-all`")
-    write_reports(stored.report, outputs)
+    write_verify_all_reports(stored.report, outputs)
     return stored

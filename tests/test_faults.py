@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -205,3 +206,116 @@ def test_advise_with_nothing_working_writes_nothing_and_says_so(
     err = capsys.readouterr().err
     assert code == 1 and "nothing to advise: no endpoint works today" in err
     assert not advised.exists()
+
+
+# --- 8: a database that is not ours, or damaged, or with a damaged run --------------------------------------
+
+
+def _verify_all(endpoints: Path, out: Path, *extra: str) -> int:
+    return main(
+        ["verify-all", "--endpoints", str(endpoints), "--policy", POLICY, "--out", str(out), "--no-progress", *extra]
+    )
+
+
+def test_another_applications_database_is_refused_and_left_untouched(
+    one_endpoint: Path, tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "app.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        db.execute("INSERT INTO users (name) VALUES ('alice')")
+    db.close()
+    before = foreign.read_bytes()
+    connections = sum(getattr(s, "connections", 0) for s in lab.servers)
+    assert _verify_all(one_endpoint, tmp_path / "out", "--db", str(foreign)) == 2
+    err = capsys.readouterr().err
+    assert "not a tlsverify database (it has other tables: users); left untouched" in err and "Traceback" not in err
+    assert foreign.read_bytes() == before and not Path(str(foreign) + "-wal").exists()
+    assert sum(getattr(s, "connections", 0) for s in lab.servers) == connections  # nothing probed
+
+
+def test_a_damaged_database_is_refused_before_probing(
+    one_endpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert _verify_all(one_endpoint, out) in (0, 1)
+    db = out / "tlsverify.sqlite"
+    with sqlite3.connect(db) as raw:
+        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw.close()
+    data = bytearray(db.read_bytes())
+    page = 4096
+    data[page : 3 * page] = bytes(random_bytes(2 * page))  # pages of tables and indexes overwritten
+    db.write_bytes(bytes(data))
+    assert _verify_all(one_endpoint, out) == 2
+    err = capsys.readouterr().err
+    assert ("damaged" in err or "cannot use as a tlsverify database" in err) and "Traceback" not in err
+
+
+def random_bytes(n: int) -> bytes:
+    return bytes((i * 7919 + 13) % 251 for i in range(n))
+
+
+def test_a_damaged_stored_run_is_a_clear_error_in_report_and_impact(
+    one_endpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    assert _verify_all(one_endpoint, out) in (0, 1)
+    with sqlite3.connect(out / "tlsverify.sqlite") as raw:
+        raw.execute("UPDATE runs SET report_json = '{\"generated_at\": 1'")
+    raw.close()
+    capsys.readouterr()
+    assert main(["report", "--out", str(out)]) == 2
+    assert main(["impact", "--reset-to-default", "--policy", POLICY, "--out", str(out), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("is stored damaged") == 2 and "Traceback" not in err
+
+
+def test_read_only_commands_create_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "nothing-here"
+    assert main(["report", "--out", str(out)]) == 2
+    assert main(["impact", "--reset-to-default", "--policy", POLICY, "--out", str(out), "--no-progress"]) == 2
+    assert main(["policy", "advise", "--policy", POLICY, "--db", str(out / "db.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "no complete Verify All run stored" in err and "--rescan" not in err.splitlines()[-1]
+    assert not out.exists()
+
+
+# --- 9: reports that cannot be written -------------------------------------------------------------------
+
+
+def test_a_folder_in_the_way_of_a_report_stops_before_any_traffic(
+    one_endpoint: Path, tmp_path: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    (out / "verify-all.json").mkdir(parents=True)
+    connections = sum(getattr(s, "connections", 0) for s in lab.servers)
+    assert _verify_all(one_endpoint, out) == 2
+    err = capsys.readouterr().err
+    assert "verify-all.json is a folder, where a report file belongs" in err and "Traceback" not in err
+    assert sum(getattr(s, "connections", 0) for s in lab.servers) == connections
+    assert not (out / "tlsverify.sqlite").exists()
+
+
+def test_a_read_only_report_folder_stops_before_any_traffic(
+    one_endpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/proc/self is a folder nobody may write, root included (this suite runs as root in CI)."""
+    db = tmp_path / "db.sqlite"
+    assert _verify_all(one_endpoint, Path("/proc/self"), "--db", str(db)) == 2
+    err = capsys.readouterr().err
+    assert "the folder /proc/self is not writable" in err and "nothing was probed" in err and "Traceback" not in err
+    assert not db.exists()
+    assert main(["policy", "reset-to-default", "--output", "/proc/self/policy.yaml"]) == 2
+    assert "cannot write /proc/self/policy.yaml" in capsys.readouterr().err
+
+
+def test_reports_are_replaced_together_and_stale_temporaries_removed(one_endpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir(mode=0o700)
+    stale = out / ".verify-all.html.killed"  # what a kill -9 inside an earlier write leaves
+    stale.write_text("half")
+    assert _verify_all(one_endpoint, out) in (0, 1)
+    assert not stale.exists()
+    html, js = (out / "verify-all.html").read_text(), json.loads((out / "verify-all.json").read_text())
+    assert f"run {js['run_id']}" in html or str(js["run_id"]) in html

@@ -30,7 +30,7 @@ from scanner.probe.contract import Gate
 from scanner.probe.prober import SslyzeProber
 from scanner.report import impact_report, policy_text
 from scanner.store import Store
-from scanner.verify import UsageError, probe_all, select_endpoints, write_report
+from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
 
 def add_impact_command(commands: SubParsers, scan_options: object) -> None:
@@ -73,11 +73,12 @@ def add_advise_command(sub: SubParsers) -> None:
     add_releases_option(parser)
 
 
-def _latest_scan(db: Path) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Policy]:
-    with Store(db) as store:
+def _latest_scan(db: Path, rescan_hint: bool = True) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Policy]:
+    with Store(db, create=False) as store:
         latest = store.latest()
     if latest is None:
-        raise UsageError(f"{db}: no complete Verify All run stored; run `tlsverify verify-all` first, or add --rescan")
+        hint = "run `tlsverify verify-all` first" + (", or add --rescan" if rescan_hint else "")
+        raise UsageError(f"{db}: no complete Verify All run stored; {hint}")
     return document.scanned(latest.report), latest.generated_at, latest.report.policy
 
 
@@ -112,11 +113,13 @@ def run_impact(args: argparse.Namespace) -> int:
     current = checked.policy
     endpoints_file = args.endpoints
     if args.rescan:
+        check_outputs(args.out, ["impact.json", "impact.html"])
         endpoints_file = endpoints_file or Path("endpoints.yaml")
         endpoints = select_endpoints(load_endpoints(endpoints_file), args.only, endpoints_file)
         run_verify_all(args, endpoints, checked)
         print()
     scanned_now, scan_time, scanned_policy = _latest_scan(outputs(args).database)
+    check_outputs(args.out, ["impact.json", "impact.html"])  # before --verify's traffic
     scanned: list[tuple[Endpoint, ProbeResult | None]] = list(scanned_now)
     if endpoints_file is not None:
         known = {e.id for e, _ in scanned}
@@ -140,8 +143,9 @@ def run_impact(args: argparse.Namespace) -> int:
         report, complete = _verify(args, report, after)
     now = datetime.now(UTC).replace(microsecond=0)
     json_path, html_path = args.out / "impact.json", args.out / "impact.html"
-    write_report(json_path, impact_report.render_json(report, now))
-    write_report(html_path, impact_report.render_html(report, now))
+    write_reports(
+        {json_path: impact_report.render_json(report, now), html_path: impact_report.render_html(report, now)}
+    )
     print(impact_report.summary(report))
     print(f"\nReports: {html_path}  {json_path}")
     if not complete:
@@ -163,7 +167,7 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
     current = load_policy(args.policy, releases)
-    scanned, scan_time, _ = _latest_scan(args.db)
+    scanned, scan_time, _ = _latest_scan(args.db, rescan_hint=False)
     working = impact.working_today(scanned, current)
     wrong = sorted(set(args.drop) - set(working))
     if wrong:
