@@ -11,6 +11,8 @@ the endpoint up, not when it is queued.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +47,33 @@ def pacing(rate: float) -> tuple[int, float]:
     return 1, 1.0 / rate
 
 
+async def _server_address(loop: asyncio.AbstractEventLoop, endpoint: Endpoint, limit_s: float) -> str:
+    """The address an endpoint will be dialled at, however it is spelled (`localhost`, `LOCALHOST.`,
+    `127.0.0.1` and `::ffff:127.0.0.1` are one server); the name itself when it does not resolve."""
+    literal = _address(endpoint.ip or endpoint.host)
+    if literal is not None:
+        return literal
+    name = endpoint.host.strip().rstrip(".").lower()
+    if name.endswith(".invalid"):
+        return name
+    try:
+        infos = await asyncio.wait_for(loop.getaddrinfo(name, endpoint.port, type=socket.SOCK_STREAM), min(limit_s, 10))
+    except (OSError, UnicodeError, TimeoutError):
+        return name
+    ipv4 = [info for info in infos if info[0] == socket.AF_INET]
+    return _address(str((ipv4 or infos)[0][4][0])) or name
+
+
+def _address(text: str) -> str | None:
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
 async def scan(
     endpoints: Sequence[Endpoint],
     policy: Policy,
@@ -73,7 +102,8 @@ async def scan(
             return prober.probe(endpoint, policy, gate)
 
         async def one(endpoint: Endpoint) -> ProbeResult:
-            lock = server_locks.setdefault(((endpoint.ip or endpoint.host).lower(), endpoint.port), asyncio.Lock())
+            key = (await _server_address(loop, endpoint, settings.deadline_s), endpoint.port)
+            lock = server_locks.setdefault(key, asyncio.Lock())
             async with lock, semaphore:
                 started = time.monotonic()
                 try:

@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sqlite3
+import ssl
 import stat
 import subprocess
 import sys
@@ -319,3 +320,97 @@ def test_reports_are_replaced_together_and_stale_temporaries_removed(one_endpoin
     assert not stale.exists()
     html, js = (out / "verify-all.html").read_text(), json.loads((out / "verify-all.json").read_text())
     assert f"run {js['run_id']}" in html or str(js["run_id"]) in html
+
+
+# --- 2: an enumeration cut short is not a finding --------------------------------------------------------
+
+
+def test_a_server_that_falls_over_part_way_is_no_finding(lab: Lab) -> None:
+    from scanner import findings
+    from scanner.config import load_policy
+    from scanner.lab.hostile import ServesThenResets
+    from scanner.lab.servers import ServerSpec
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    # Accepts a Selected suite and a Disabled one; serves one connection, then resets every one.
+    spec = ServerSpec("falls-over", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384", server_preference=True)
+    server = ServesThenResets(spec.name, spec=spec, certificates=lab.certificates, serves=1)
+    lab.add(server)
+    policy = load_policy(ROOT / "policy.yaml")
+    target = endpoint("falls-over", server.port)
+    result = SslyzeProber(timeout_s=2).probe(target, policy, lambda: None)
+    assert result.status is EndpointStatus.TLS_ERROR, result
+    assert "cut short" in (result.reason or "") and "stopped answering" in (result.reason or "")
+    assert findings.finding(target, result, policy).required_disabled == ()
+
+
+# --- 5: the server name as a client sends it ---------------------------------------------------------------
+
+
+def test_sni_is_idna_without_a_trailing_dot_and_never_an_address(lab: Lab) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import ServerSpec
+    from scanner.models import Endpoint
+    from scanner.probe.prober import SslyzeProber
+
+    server = lab.start(ServerSpec("sni", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA", max_version=ssl.TLSVersion.TLSv1_3))
+    policy = load_policy(ROOT / "policy.yaml")
+    prober = SslyzeProber(timeout_s=2)
+    for host, expected in (("bücher.lab.tlsverify.test.", "xn--bcher-kva.lab.tlsverify.test"), ("127.0.0.1", None)):
+        server.reset_counts()
+        ip = None if host == "127.0.0.1" else "127.0.0.1"
+        result = prober.probe(Endpoint("sni", "sni", "lab", host, server.port, ip=ip), policy, lambda: None)
+        assert result.negotiated, result
+        server.settle()
+        sent = {hello.server_name for hello in server.hellos if hello.version != "SSLv3"}  # SSL 3.0: no extensions
+        assert sent == {expected}, (host, sent)
+
+
+# --- 7: one server, however it is spelled ---------------------------------------------------------------------
+
+
+def test_one_server_spelled_three_ways_is_probed_one_connection_at_a_time(tmp_path: Path) -> None:
+    import asyncio
+    import socketserver
+    import threading
+
+    from scanner.config import load_policy
+    from scanner.models import Endpoint
+    from scanner.probe.prober import SslyzeProber
+    from scanner.scan import ScanSettings, scan
+
+    state = {"open": 0, "most": 0}
+    lock = threading.Lock()
+
+    class Slow(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with lock:
+                state["open"] += 1
+                state["most"] = max(state["most"], state["open"])
+            try:
+                self.request.recv(16384)
+                time.sleep(0.05)  # long enough to overlap with a second connection, if one came
+                self.request.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # alert: handshake failure
+            finally:
+                with lock:
+                    state["open"] -= 1
+
+    class Server(socketserver.ThreadingTCPServer):
+        daemon_threads = True
+        allow_reuse_address = True
+
+    with Server(("127.0.0.1", 0), Slow) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        port = server.server_address[1]
+        endpoints = [
+            Endpoint("by-name", "n", "lab", "localhost", port),
+            Endpoint("by-address", "a", "lab", "127.0.0.1", port),
+            Endpoint("by-ip-field", "i", "lab", "other.lab.tlsverify.test", port, ip="127.0.0.1"),
+        ]
+        settings = ScanSettings(concurrency=3, rate=1000, deadline_s=60)
+        results = asyncio.run(scan(endpoints, load_policy(ROOT / "policy.yaml"), SslyzeProber(timeout_s=1), settings))
+        server.shutdown()
+    assert len(results) == 3
+    assert state["most"] == 1

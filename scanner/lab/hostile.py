@@ -13,7 +13,7 @@ import struct
 import threading
 from dataclasses import dataclass
 
-from scanner.lab.servers import LoopbackServer
+from scanner.lab.servers import LoopbackServer, TlsServer
 
 
 @dataclass
@@ -132,3 +132,17 @@ class BacklogServer(LoopbackServer):
         for sock in (self._filler, self._listener):
             if sock is not None:
                 sock.close()
+
+
+@dataclass
+class ServesThenResets(TlsServer):
+    """A real TLS server for its first `serves` connections, then resets every one (a server that falls
+    over, or a rate limiter that cuts a scanner off part-way)."""
+
+    serves: int = 1
+
+    def handle(self, conn: socket.socket) -> None:
+        if self.handled >= self.serves:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            return
+        super().handle(conn)

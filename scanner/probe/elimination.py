@@ -24,6 +24,8 @@ class Elimination:
     ended: Outcome | None
     notes: tuple[str, ...] = ()
     silent_refusals: int = 0  # slices the server closed on without an alert (too large a hello?)
+    cut_short: str | None = None
+    """Why the elimination may have ended before the server's last suite: it stopped answering at all."""
 
     @property
     def unreachable(self) -> Unreachable | None:
@@ -50,7 +52,16 @@ def eliminate(offer: Offer, candidates: Sequence[int]) -> Elimination:
             continue
         ended = outcome
         break
-    return Elimination(tuple(picks), ended, tuple(notes))
+    cut_short = None
+    if picks and remaining and (isinstance(ended, Unreachable) or (isinstance(ended, Rejected) and ended.silent)):
+        # A close, reset or silence after picks: no more suites (some servers say so by closing), or a
+        # server that stopped serving. Ask again for a suite it did take: refused too means the latter.
+        confirm = offer([picks[0]])
+        if not isinstance(confirm, Accepted):
+            reason = confirm.reason if isinstance(confirm, Rejected | Unreachable) else "no answer"
+            cut_short = f"the server stopped answering after {len(picks)} suite(s) were found ({reason})"
+            notes.append(f"enumeration cut short: {cut_short}; the accepted list is incomplete")
+    return Elimination(tuple(picks), ended, tuple(notes), cut_short=cut_short)
 
 
 def detect_server_preference(
@@ -99,15 +110,17 @@ def eliminate_in_chunks(offer: Offer, candidates: Sequence[int], size: int) -> E
     notes: list[str] = []
     ended: Outcome | None = None
     silent = 0
+    cut_short = None
     for start in range(0, len(candidates), size):
         part = eliminate(offer, candidates[start : start + size])
         picks += part.picks
         notes += [n for n in part.notes if n not in notes]
         ended = part.ended
         silent += refused_without_alert(part.ended)
-        if part.unreachable is not None:
+        cut_short = cut_short or part.cut_short
+        if part.unreachable is not None or part.cut_short:
             break
-    return Elimination(tuple(picks), ended, tuple(notes), silent)
+    return Elimination(tuple(picks), ended, tuple(notes), silent, cut_short)
 
 
 HELLO_SLICES = (32, 16, 8)

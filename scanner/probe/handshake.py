@@ -34,6 +34,7 @@ from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocat
 from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
 from scanner.probe.contract import Target
+from scanner.probe.hello import sni_name
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 
 _SSLYZE_VERSIONS = {
@@ -105,10 +106,12 @@ def client_for(codes: Sequence[int]) -> Client | None:
 
 
 def sslyze_settings(target: Target) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
-    """The target as sslyze describes it: dial `ip`, send `server_name` as SNI, no retries."""
-    location = ServerNetworkLocation(hostname=target.server_name, port=target.port, ip_address=target.ip)
+    """The target as sslyze describes it: dial `ip`, send the server name as SNI the way a client does
+    (IDNA, no trailing dot; for an address none, which `handshake` turns off), no retries."""
+    name = sni_name(target.server_name) or target.ip
+    location = ServerNetworkLocation(hostname=name, port=target.port, ip_address=target.ip)
     network = ServerNetworkConfiguration(
-        tls_server_name_indication=target.server_name,
+        tls_server_name_indication=name,
         network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
         network_max_retries=1,
     )
@@ -176,6 +179,7 @@ def handshake(
             tls_version=_SSLYZE_VERSIONS[version],
             should_ignore_client_auth=True,
             should_use_legacy_openssl=client is Client.LEGACY,
+            should_enable_server_name_indication=sni_name(target.server_name) is not None,
         )
     except ValueError as exc:  # e.g. TLS 1.3 asked of the legacy client: a programming error, said plainly
         return Rejected(f"client cannot offer {version}: {exc}")

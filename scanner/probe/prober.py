@@ -79,6 +79,7 @@ class _Enumeration:
     server_preference: bool | None
     unreachable: Unreachable | None = None
     other_hello: tuple[int, ...] = ()
+    cut_short: str | None = None
 
 
 def _target(endpoint: Endpoint, ip: str, timeout_s: float) -> Target:
@@ -155,6 +156,8 @@ class SslyzeProber:
             server_preference=found.server_preference,
             mode=mode,
         )
+        if found.cut_short:
+            base = replace(base, evidence=f"enumeration cut short: {found.cut_short}")
         if not found.picks:
             if versions:
                 spoken = ", ".join(versions)
@@ -196,7 +199,8 @@ def _enumerate(run: _Run) -> _Enumeration:
                 picks = [*ordered, *openssl.picks]
         else:
             run.note("the server's order is known only within each slice of suites offered")
-    return _Enumeration(picks, preference, other_hello=tuple(openssl.picks))
+    cut_short = own.cut_short or openssl.cut_short
+    return _Enumeration(picks, preference, other_hello=tuple(openssl.picks), cut_short=cut_short)
 
 
 @cache
@@ -317,7 +321,7 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
         if outcome.code not in offered:
             reason = f"the server picked {name}, which the client did not offer: the client aborts the handshake"
             return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
-        evidence = None
+        evidence = base.evidence
         if predicted and predicted != name:
             evidence = (
                 f"the client's own hello negotiated {name}, where the accepted suites and the server's order "
@@ -341,6 +345,10 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
             "client's hello, as the real client sends it"
         )
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason, evidence=evidence)
+    if base.evidence and base.evidence.startswith("enumeration cut short"):
+        # Which suites the server accepts is not known: no finding, and no Disabled suite to recommend.
+        reason = f"the client's hello was refused ({outcome.reason}), and the {base.evidence}"
+        return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
     count = len(offered)
     reason = f"server accepts none of the {count} Selected suites {profile.title} offers ({outcome.reason})"
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
