@@ -79,6 +79,7 @@ def encode_finding(f: EndpointFinding) -> Document:
         "mode": p.mode.value,
         "notes": list(p.notes),
         "evidence": p.evidence,
+        "client_certificate": p.client_certificate,
     }
 
 
@@ -117,6 +118,7 @@ def decode_probe(e: Document) -> ProbeResult:
         mode=ProbeMode(e.get("mode", ProbeMode.ELIMINATION.value)),
         notes=tuple(e.get("notes", [])),
         evidence=e.get("evidence"),
+        client_certificate=e.get("client_certificate"),
     )
 
 

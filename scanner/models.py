@@ -101,6 +101,9 @@ class ProbeResult:
     mode: ProbeMode = ProbeMode.ELIMINATION
     notes: tuple[str, ...] = ()
     evidence: str | None = None
+    client_certificate: str | None = None
+    """Whether the server asks the client for a certificate: "required" (it refuses a client without one),
+    "optional", or "asked" (which, not known); None when it does not ask."""
     """Where two probes disagreed (the client's own hello, the accepted suites), which one the status rests
     on and why; None when they agree."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import ssl
 import stat
@@ -414,3 +415,52 @@ def test_one_server_spelled_three_ways_is_probed_one_connection_at_a_time(tmp_pa
         server.shutdown()
     assert len(results) == 3
     assert state["most"] == 1
+
+
+# --- 4: a server that asks for a client certificate, or answers every hello with alert 42 --------------------
+
+
+@pytest.mark.parametrize("kind", ["required", "optional"])
+def test_a_client_certificate_request_is_said_and_the_suites_still_enumerated(lab: Lab, kind: str) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import ServerSpec
+    from scanner.models import EndpointStatus, TlsVersion
+    from scanner.probe.prober import SslyzeProber
+    from scanner.report import view
+    from tests.conftest import endpoint
+
+    spec = ServerSpec(
+        f"mtls-{kind}",
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256",
+        max_version=ssl.TLSVersion.TLSv1_3,
+        client_certificate=kind,
+    )
+    server = lab.start(spec)
+    result = SslyzeProber(timeout_s=2).probe(
+        endpoint(spec.name, server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.OK, result
+    assert result.accepted_tls12 == ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+    assert TlsVersion.TLSV1_2 in result.tls_versions
+    assert result.client_certificate == kind
+    assert "client certificate" in view.client_certificate_text(kind)
+
+
+def test_a_server_answering_every_hello_with_alert_42_says_so(lab: Lab) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import LoopbackServer
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    class Alert42(LoopbackServer):
+        def handle(self, conn: socket.socket) -> None:
+            conn.recv(16384)
+            conn.sendall(b"\x15\x03\x03\x00\x02\x02\x2a")  # fatal bad_certificate
+
+    server = lab.add(Alert42("alert42"))
+    result = SslyzeProber(timeout_s=2).probe(
+        endpoint("alert42", server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.TLS_ERROR, result
+    assert "alert 42 (bad certificate)" in (result.reason or "")

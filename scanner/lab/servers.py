@@ -38,6 +38,8 @@ class ServerSpec:
     """Close without a word on a ClientHello record larger than this (as some middleboxes do)."""
     intolerant_of: tuple[str, ...] = ()
     """Close without a word on a ClientHello whose highest version is one of these (version intolerance)."""
+    client_certificate: str | None = None
+    """Ask the client for a certificate: "required" or "optional"."""
 
 
 class Certificates:
@@ -160,6 +162,12 @@ class TlsServer(LoopbackServer):
             ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
         else:
             ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
+        if self.spec.client_certificate is not None:
+            required = self.spec.client_certificate == "required"
+            ctx.verify_mode = ssl.CERT_REQUIRED if required else ssl.CERT_OPTIONAL
+            chain, _ = self.certificates.pair("rsa") if self.certificates else (None, None)
+            if chain is not None:
+                ctx.load_verify_locations(cafile=str(chain))  # some CA, so the request names one
         assert self.certificates is not None
         for key_type in self.spec.certificates:
             chain, key = self.certificates.pair(key_type)

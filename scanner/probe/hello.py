@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.clients import ClientProfile, Extension
 
@@ -108,6 +108,8 @@ class ServerHello:
 
     version: int
     code: int
+    asks_certificate: bool = False
+    """A CertificateRequest followed in the server's first flight (read only when asked for)."""
 
 
 @dataclass(frozen=True)
@@ -134,13 +136,18 @@ _MAX_RECORDS = 64  # a ServerHello in more records than this is a server wasting
 
 
 class ReplyReader:
-    """Reads the server's first answer as bytes arrive, each byte looked at once."""
+    """Reads the server's first answer as bytes arrive, each byte looked at once. With `whole_flight`, reads
+    on after the ServerHello to its ServerHelloDone, to see whether the server asks for a client
+    certificate; `hello` is the ServerHello read so far, if the flight ends early."""
 
-    def __init__(self) -> None:
+    def __init__(self, whole_flight: bool = False) -> None:
         self._data = b""
         self._pos = 0
         self._handshake = b""
         self._records = 0
+        self._whole_flight = whole_flight
+        self.hello: ServerHello | None = None
+        self._asks = False
 
     def feed(self, chunk: bytes) -> Reply | None:
         """The answer, once the bytes so far hold one; None while more are needed."""
@@ -162,8 +169,12 @@ class ReplyReader:
             self._data, self._pos = data[pos + 5 + length :], 0  # what is read is dropped
             self._records += 1
             if content == _ALERT:
+                if self.hello is not None:  # after the ServerHello: the choice was made; the rest is moot
+                    return self.hello
                 return Alert(fragment[0], fragment[1]) if len(fragment) >= 2 else NotTls("a truncated TLS alert")
             if self._records > _MAX_RECORDS:
+                if self.hello is not None:
+                    return self.hello
                 return NotTls(f"a ServerHello spread over more than {_MAX_RECORDS} records")
             self._handshake += fragment
             reply = self._hello()
@@ -171,6 +182,8 @@ class ReplyReader:
                 return reply
 
     def _hello(self) -> Reply | None:
+        if self.hello is not None:
+            return self._rest_of_flight()
         handshake = self._handshake
         if len(handshake) < 4:
             return None
@@ -181,7 +194,25 @@ class ReplyReader:
             return NotTls(f"a ServerHello of {size} bytes")
         if len(handshake) < 4 + size:
             return None
-        return _server_hello(handshake[4 : 4 + size])
+        reply = _server_hello(handshake[4 : 4 + size])
+        if not self._whole_flight or not isinstance(reply, ServerHello):
+            return reply
+        self.hello, self._handshake = reply, handshake[4 + size :]
+        return self._rest_of_flight()
+
+    def _rest_of_flight(self) -> Reply | None:
+        """Walk the messages after the ServerHello: a CertificateRequest (13) noted, ServerHelloDone (14) ends."""
+        assert self.hello is not None
+        while len(self._handshake) >= 4:
+            kind, size = self._handshake[0], int.from_bytes(self._handshake[1:4], "big")
+            if len(self._handshake) < 4 + size:
+                return None
+            self._handshake = self._handshake[4 + size :]
+            if kind == 13:
+                self.hello = replace(self.hello, asks_certificate=True)
+            elif kind == 14:
+                return self.hello
+        return None
 
 
 def read_reply(data: bytes) -> Reply | None:

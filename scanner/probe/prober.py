@@ -28,7 +28,7 @@ from scanner.probe.elimination import (
 )
 from scanner.probe.handshake import Client, client_codes, handshake, legacy_only_codes
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
-from scanner.probe.raw import hello_handshake
+from scanner.probe.raw import CERTIFICATE_ASKED, hello_handshake
 
 _OTHER_VERSIONS = (TlsVersion.SSLV3, TlsVersion.TLSV1_0, TlsVersion.TLSV1_1, TlsVersion.TLSV1_3)
 
@@ -57,13 +57,13 @@ class _Run:
     def offer_tls12(self, client: Client) -> Offer:
         return lambda suites: self.offer(TlsVersion.TLSV1_2, client, suites)
 
-    def offer_hello(self, suites: Sequence[int]) -> Outcome:
+    def offer_hello(self, suites: Sequence[int], whole_flight: bool = False) -> Outcome:
         """The modelled client's own TLS 1.2 ClientHello (its groups, signature algorithms, extensions)
         offering `suites`; read up to the ServerHello."""
         remaining = self.gate()
         limit = self.target.connection_limit_s if remaining is None else min(remaining, self.target.connection_limit_s)
         self.connections += 1
-        return hello_handshake(self.target, self.profile, suites, limit_s=limit)
+        return hello_handshake(self.target, self.profile, suites, limit_s=limit, whole_flight=whole_flight)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -314,7 +314,9 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
     if not offered:
         reason = f"{profile.title} implements none of the {len(policy.selected)} Selected suites"
         return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
-    outcome = run.offer_hello(offered)
+    outcome = run.offer_hello(offered, whole_flight=True)
+    if isinstance(outcome, Accepted) and outcome.note == CERTIFICATE_ASKED:
+        base = replace(base, client_certificate=_client_certificate(run, outcome.code))
     if isinstance(outcome, Accepted):
         suite = catalog.by_code(outcome.code)
         name = suite.name if suite else f"0x{outcome.code:04X}"
@@ -352,6 +354,19 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
     count = len(offered)
     reason = f"server accepts none of the {count} Selected suites {profile.title} offers ({outcome.reason})"
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
+
+
+def _client_certificate(run: _Run, code: int) -> str:
+    """Whether a server that asks for a client certificate refuses a client without one: one full
+    handshake by OpenSSL, which answers with no certificate (where it can offer the suite)."""
+    if code not in client_codes(Client.MODERN):
+        return "asked"
+    outcome = run.offer(TlsVersion.TLSV1_2, Client.MODERN, [code])
+    if isinstance(outcome, Accepted):
+        return "optional"
+    if isinstance(outcome, Rejected) and outcome.kind is Refusal.ALERT:
+        return "required"
+    return "asked"
 
 
 def _strongest_first(codes: Sequence[int]) -> list[int]:

@@ -18,12 +18,17 @@ from scanner.probe.contract import Target
 from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ReplyReader, ServerHello, client_hello
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 
+CERTIFICATE_ASKED = "the server asks for a client certificate"
+
 _MAX_ANSWER = 1 << 18
 """Bytes read before giving up on a ServerHello: one is a few hundred bytes, so this is a hostile server."""
 
 
-def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int], limit_s: float) -> Outcome:
-    """Offer `suites` in `profile`'s ClientHello; the suite the server picks, or why there was none."""
+def hello_handshake(
+    target: Target, profile: ClientProfile, suites: Sequence[int], limit_s: float, whole_flight: bool = False
+) -> Outcome:
+    """Offer `suites` in `profile`'s ClientHello; the suite the server picks, or why there was none. With
+    `whole_flight`, read the server's flight to its end, to learn whether it asks for a client certificate."""
     try:
         hello = client_hello(profile, suites, target.server_name, os.urandom(32))
     except (UnicodeError, ValueError) as exc:  # a name no resolver would take either; config refuses it
@@ -41,20 +46,21 @@ def hello_handshake(target: Target, profile: ClientProfile, suites: Sequence[int
     except OSError as exc:
         return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc}")
     with contextlib.closing(sock):
-        return _exchange(sock, hello, target, deadline)
+        return _exchange(sock, hello, target, deadline, ReplyReader(whole_flight))
 
 
-def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float) -> Outcome:
-    reader = ReplyReader()
+def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float, reader: ReplyReader) -> Outcome:
     received = 0
     try:
         sock.sendall(hello)
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return _silent_server(received, target, cut=True)
+                return _outcome(reader.hello) if reader.hello else _silent_server(received, target, cut=True)
             sock.settimeout(min(target.timeout_s, left))
             chunk = sock.recv(16384)
+            if not chunk and reader.hello is not None:
+                return _outcome(reader.hello)
             if not chunk:
                 if received:
                     return Rejected("the server closed the connection in the middle of its answer", Refusal.CLOSED)
@@ -63,12 +69,16 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
                     f"the server closed the connection without a word on the {size}-byte ClientHello", Refusal.CLOSED
                 )
             received += len(chunk)
+            if received > _MAX_ANSWER and reader.hello is not None:
+                return _outcome(reader.hello)
             if received > _MAX_ANSWER:
                 return Rejected(f"the server sent over {_MAX_ANSWER} bytes without a ServerHello", Refusal.NOT_TLS)
             reply = reader.feed(chunk)
             if reply is not None:
                 return _outcome(reply)
     except TimeoutError:
+        if reader.hello is not None:
+            return _outcome(reader.hello)
         return _silent_server(received, target, cut=time.monotonic() >= deadline)
     except ConnectionResetError:
         return Rejected(f"the server reset the connection on the {len(hello)}-byte ClientHello", Refusal.RESET)
@@ -81,7 +91,7 @@ def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
         if reply.version != TLS12:
             spoken = VERSIONS.get(reply.version, f"version 0x{reply.version:04x}")
             return Rejected(f"the server answered a TLS 1.2-only hello in {spoken}", Refusal.OTHER)
-        return Accepted(reply.code)
+        return Accepted(reply.code, CERTIFICATE_ASKED if reply.asks_certificate else None)
     if isinstance(reply, Alert):
         return Rejected(str(reply), Refusal.ALERT)
     return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)

@@ -12,7 +12,7 @@ import jinja2
 
 from scanner.document import encode
 from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
-from scanner.report.view import address, hover_text, jsse
+from scanner.report.view import address, client_certificate_text, hover_text, jsse
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("scanner.report", "templates"),
@@ -22,6 +22,7 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
 )
 _ENV.filters["jsse"] = jsse
+_ENV.filters["client_certificate"] = client_certificate_text
 
 
 def environment() -> jinja2.Environment:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from scanner.models import EndpointStatus, VerifyAllReport
-from scanner.report.view import jsse
+from scanner.report.view import client_certificate_text, jsse
 
 
 def progress_bar(done: int, total: int, width: int = 30) -> str:
@@ -23,6 +23,8 @@ def summary(report: VerifyAllReport) -> str:
         lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}")
         if p.evidence:
             lines.append(f"   {'':<{width}}  evidence: {p.evidence}")
+        if p.client_certificate:
+            lines.append(f"   {'':<{width}}  {client_certificate_text(p.client_certificate)}")
         if f.required_disabled:
             lines.append(f"   {'':<{width}}  needs Disabled: {', '.join(jsse(n) for n in f.required_disabled)}")
         if f.accepted_unlisted and not f.required_disabled:

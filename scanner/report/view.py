@@ -19,3 +19,12 @@ def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
 
 def jsse(name: str) -> str:
     return catalog.resolve(name).jsse_name
+
+
+def client_certificate_text(kind: str) -> str:
+    """What a server's request for a client certificate means for the client."""
+    if kind == "required":
+        return "the server requires a client certificate: the client connects only if it presents one the server trusts"
+    if kind == "optional":
+        return "the server asks for a client certificate, and accepts a client without one"
+    return "the server asks for a client certificate (whether it refuses a client without one is not known)"
