@@ -142,6 +142,7 @@ def encode(report: VerifyAllReport) -> Document:
         "schema": SCHEMA,
         "generated_at": report.generated_at.isoformat(),
         "complete": report.complete,
+        "partial": report.partial,
         "usage_period_start": (report.period_start or report.generated_at).isoformat(),
         "policy_applied_at": report.period_start.isoformat() if report.period_start else None,
         "run_id": report.run_id,
@@ -194,6 +195,7 @@ def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
         ),
         unused_selected=tuple(document.get("unused_selected", [])),
         complete=bool(document["complete"]),
+        partial=bool(document.get("partial", False)),
         run_id=run_id if run_id is not None else document.get("run_id"),
         period_start=period,
     )

@@ -57,6 +57,8 @@ class EndpointImpact:
     verified: bool | None = None
     verified_suite: str | None = None
     verify_note: str | None = None
+    never_scanned: bool = False
+    """No stored run has probed this endpoint: nothing is known of it."""
 
 
 @dataclass(frozen=True)
@@ -78,13 +80,18 @@ class ImpactReport:
     def mismatches(self) -> tuple[EndpointImpact, ...]:
         return tuple(e for e in self.endpoints if e.verified is False)
 
+    @property
+    def never_scanned(self) -> tuple[EndpointImpact, ...]:
+        return tuple(e for e in self.endpoints if e.never_scanned)
+
 
 def endpoint_impact(
     endpoint: Endpoint, probe: ProbeResult | None, before: Policy, after: Policy, releases: Releases
 ) -> EndpointImpact:
     """Predict one endpoint under both policies from what the scan learned about it."""
     if probe is None:
-        return EndpointImpact(endpoint, None, None, ImpactStatus.UNKNOWN, "not in the stored scan: run with --rescan")
+        reason = "no stored run has probed it: run verify-all (or impact --rescan)"
+        return EndpointImpact(endpoint, None, None, ImpactStatus.UNKNOWN, reason, never_scanned=True)
     if probe.status in NO_DATA and not probe.accepted_tls12:
         reason = f"{NO_DATA[probe.status]} ({probe.reason or 'no reason recorded'})"
         return EndpointImpact(endpoint, None, None, ImpactStatus.UNKNOWN, reason)

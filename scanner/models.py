@@ -154,6 +154,8 @@ class VerifyAllReport:
     run_id: int | None = None
     period_start: datetime | None = None
     """When the usage collection period began: the time this policy was applied, if it was."""
+    partial: bool = False
+    """A run over some endpoints of the file only (--only): not a picture of the whole site."""
 
 
 class Severity(StrEnum):

@@ -22,7 +22,7 @@ from typing import Any
 
 from scanner import document
 from scanner.files import private_folders
-from scanner.models import Policy, VerifyAllReport
+from scanner.models import Endpoint, Policy, ProbeResult, VerifyAllReport
 
 SCHEMA_VERSION = 2
 _OUR_TABLES = frozenset({"runs", "endpoint_results", "suite_usage", "applied_policies"})
@@ -151,6 +151,14 @@ class AppliedPolicy:
     applied_at: datetime
     source: str
     policy: Policy
+
+
+@dataclass(frozen=True)
+class Site:
+    """Every endpoint of the newest complete whole-file run, each with its newest result and the run it is from."""
+
+    base: StoredRun
+    results: tuple[tuple[Endpoint, ProbeResult, int], ...]
 
 
 class Store:
@@ -303,6 +311,31 @@ class Store:
         query += " WHERE complete = 1" if complete_only else ""
         row = self._db.execute(query + " ORDER BY id DESC LIMIT 1").fetchone()
         return _stored(row, self.path) if row else None
+
+    def site(self) -> Site | None:
+        """What is known of the whole site: the endpoints of the newest complete run over the whole endpoints
+        file, each with its newest complete result, a later --only run's included; None with no complete run."""
+        base = next((r for r in self.runs(limit=1000) if r.complete and not r.report.partial), None)
+        if base is None:
+            base = self.latest()
+        if base is None:
+            return None
+        results = []
+        for finding in base.report.findings:
+            row = self._db.execute(
+                "SELECT r.id, e.result_json FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
+                " WHERE r.complete = 1 AND e.endpoint_id = ? ORDER BY r.id DESC LIMIT 1",
+                (finding.endpoint.id,),
+            ).fetchone()
+            if row is None or int(row[0]) == base.id:
+                results.append((finding.endpoint, finding.probe, base.id))
+                continue
+            try:
+                newer = document.decode_finding(json.loads(row[1]))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise StoreError(f"{self.path}: run {row[0]} is stored damaged ({type(exc).__name__})") from None
+            results.append((newer.endpoint, newer.probe, int(row[0])))
+        return Site(base, tuple(results))
 
     def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
         """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""

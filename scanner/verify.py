@@ -145,6 +145,7 @@ def verify_all(
     outputs: Outputs,
     progress: Progress | None = None,
     on_wait: Callable[[], None] | None = None,
+    partial: bool = False,
 ) -> VerifyAllRun:
     """Probe, cross-reference with the policy, store the run and write its reports, under the database's
     run lock (so a run that waited for this one cannot have its reports overwritten by ours)."""
@@ -159,6 +160,7 @@ def verify_all(
         applied = store.current_policy()
         if applied is not None and applied.policy == policy:
             report = replace(report, period_start=applied.applied_at)
+        report = replace(report, partial=partial)
         report = replace(report, run_id=store.save(report))
         write_verify_all_reports(report, outputs)
         return VerifyAllRun(report, outputs, interrupted=not complete or store.interrupted)

@@ -464,3 +464,46 @@ def test_a_server_answering_every_hello_with_alert_42_says_so(lab: Lab) -> None:
     )
     assert result.status is EndpointStatus.TLS_ERROR, result
     assert "alert 42 (bad certificate)" in (result.reason or "")
+
+
+# --- 1: a run over some endpoints is not the whole site -------------------------------------------------------
+
+
+def test_an_only_run_does_not_make_advise_drop_the_others(
+    lab: Lab, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner.config import load_policy
+
+    apns = lab.start(next(s for s in DEMO_SERVERS if s.id == "apns").spec)  # type: ignore[arg-type]
+    scep = lab.start(next(s for s in DEMO_SERVERS if s.id == "scep").spec)  # type: ignore[arg-type]
+    endpoints = tmp_path / "endpoints.yaml"
+    entries: list[dict[str, object]] = [
+        {"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": apns.port},
+        {"id": "b", "host": "b.lab.tlsverify.test", "ip": "127.0.0.1", "port": scep.port},
+    ]
+    write_endpoints(entries, endpoints, "site")
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        'release: "12.0.0.0"\ncipher_suites:\n  selected:\n    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n'
+        "    - TLS_RSA_WITH_AES_256_GCM_SHA384\n"
+    )
+    out = tmp_path / "out"
+    common = ["--endpoints", str(endpoints), "--policy", str(policy), "--out", str(out), "--no-progress"]
+    assert main(["verify-all", *common]) == 0
+    assert main(["verify-all", *common, "--only", "a"]) == 0
+    advised = tmp_path / "advised.yaml"
+    db = str(out / "tlsverify.sqlite")
+    assert main(["policy", "advise", "--policy", str(policy), "--db", db, "--output", str(advised)]) == 0
+    assert "TLS_RSA_WITH_AES_256_GCM_SHA384" in load_policy(advised).selected  # b's only suite is kept
+    capsys.readouterr()
+    assert main(["impact", "--proposed", str(advised), *common]) == 0
+    doc = json.loads((out / "impact.json").read_text())
+    assert {e["id"] for e in doc["endpoints"]} == {"a", "b"}
+    assert any("a: from run 2 (over some endpoints only)" in n for n in doc["notes"])
+    # An endpoint no run has probed is unknown, and impact says so with exit 1 unless told otherwise.
+    write_endpoints(
+        [*entries, {"id": "c", "host": "c.lab.tlsverify.test", "ip": "127.0.0.1", "port": 9}], endpoints, "site"
+    )
+    assert main(["impact", "--proposed", str(advised), *common]) == 1
+    assert "nothing is known of c (never probed)" in capsys.readouterr().err
+    assert main(["impact", "--proposed", str(advised), *common, "--allow-unknown"]) == 0

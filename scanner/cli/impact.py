@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import document, impact
+from scanner import impact
 from scanner import policy as rules
 from scanner.cli.common import (
     ExitCode,
@@ -43,6 +43,11 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     parser.add_argument("--release", help="with --reset-to-default: whose defaults (default: the policy's release)")
     parser.add_argument("--rescan", action="store_true", help="probe every endpoint first (a full Verify All)")
     parser.add_argument(
+        "--allow-unknown",
+        action="store_true",
+        help="exit 0 even when an endpoint of --endpoints was never probed (by default that is exit 1)",
+    )
+    parser.add_argument(
         "--verify", action="store_true", help="confirm each prediction with a real handshake offering the new Selected"
     )
     assert callable(scan_options)
@@ -73,13 +78,34 @@ def add_advise_command(sub: SubParsers) -> None:
     add_releases_option(parser)
 
 
-def _latest_scan(db: Path, rescan_hint: bool = True) -> tuple[list[tuple[Endpoint, ProbeResult]], str, Policy]:
+@dataclass(frozen=True)
+class _Scan:
+    """What the stored runs know of the site: each endpoint's newest result, and from which runs."""
+
+    scanned: list[tuple[Endpoint, ProbeResult]]
+    time: str
+    policy: Policy
+    notes: list[str]
+
+
+def _latest_scan(db: Path, rescan_hint: bool = True) -> _Scan:
     with Store(db, create=False) as store:
-        latest = store.latest()
-    if latest is None:
+        site = store.site()
+    if site is None:
         hint = "run `tlsverify verify-all` first" + (", or add --rescan" if rescan_hint else "")
         raise UsageError(f"{db}: no complete Verify All run stored; {hint}")
-    return document.scanned(latest.report), latest.generated_at, latest.report.policy
+    base = site.base
+    newer: dict[int, list[str]] = {}
+    for endpoint, _, run_id in site.results:
+        if run_id != base.id:
+            newer.setdefault(run_id, []).append(endpoint.id)
+    notes = [f"{', '.join(ids)}: from run {run_id} (over some endpoints only)" for run_id, ids in sorted(newer.items())]
+    if newer:
+        notes.append(f"every other endpoint: from run {base.id}, the newest over the whole endpoints file")
+    if base.report.partial:
+        notes.append(f"run {base.id} covered some endpoints only: no run over the whole endpoints file is stored")
+    scanned = [(endpoint, probe) for endpoint, probe, _ in site.results]
+    return _Scan(scanned, base.generated_at, base.report.policy, notes)
 
 
 def _proposed(args: argparse.Namespace, current: Policy, releases: rules.Releases) -> tuple[Policy, str]:
@@ -118,7 +144,8 @@ def run_impact(args: argparse.Namespace) -> int:
         endpoints = select_endpoints(load_endpoints(endpoints_file), args.only, endpoints_file)
         run_verify_all(args, endpoints, checked)
         print()
-    scanned_now, scan_time, scanned_policy = _latest_scan(outputs(args).database)
+    stored = _latest_scan(outputs(args).database)
+    scanned_now, scan_time, scanned_policy = stored.scanned, stored.time, stored.policy
     check_outputs(args.out, ["impact.json", "impact.html"])  # before --verify's traffic
     scanned: list[tuple[Endpoint, ProbeResult | None]] = list(scanned_now)
     if endpoints_file is not None:
@@ -131,7 +158,7 @@ def run_impact(args: argparse.Namespace) -> int:
             raise UsageError(f"--only {', '.join(wrong)}: not in the stored scan ({', '.join(sorted(ids))})")
         scanned = [item for item in scanned if item[0].id in set(args.only)]
     after, change = _proposed(args, current, releases)
-    notes = []
+    notes = list(stored.notes)
     if scanned_policy.selected != current.selected:
         notes.append(
             f"the stored scan ran with another Selected list than {args.policy}: today's suites are "
@@ -150,6 +177,13 @@ def run_impact(args: argparse.Namespace) -> int:
     print(f"\nReports: {html_path}  {json_path}")
     if not complete:
         exit_now(ExitCode.INTERRUPTED)
+    if report.never_scanned and not args.allow_unknown:
+        unknown = ", ".join(row.endpoint.id for row in report.never_scanned)
+        print(
+            f"tlsverify: nothing is known of {unknown} (never probed); exit 1 (--allow-unknown to accept that)",
+            file=sys.stderr,
+        )
+        return ExitCode.FINDINGS
     return ExitCode.FINDINGS if report.breaks or report.mismatches else ExitCode.OK
 
 
@@ -167,7 +201,10 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
     current = load_policy(args.policy, releases)
-    scanned, scan_time, _ = _latest_scan(args.db, rescan_hint=False)
+    stored = _latest_scan(args.db, rescan_hint=False)
+    scanned, scan_time = stored.scanned, stored.time
+    for note in stored.notes:
+        print(f"tlsverify: {note}", file=sys.stderr)
     working = impact.working_today(scanned, current)
     wrong = sorted(set(args.drop) - set(working))
     if wrong:

@@ -56,7 +56,8 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
         print(f"tlsverify: waiting for another run that uses {where.database}", file=sys.stderr, flush=True)
 
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
-    run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting)
+    partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
+    run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting, partial)
     if not run.report.complete:
         say_interrupted(len(run.report.findings))
     print(text.summary(run.report))
