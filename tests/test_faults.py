@@ -507,3 +507,42 @@ def test_an_only_run_does_not_make_advise_drop_the_others(
     assert main(["impact", "--proposed", str(advised), *common]) == 1
     assert "nothing is known of c (never probed)" in capsys.readouterr().err
     assert main(["impact", "--proposed", str(advised), *common, "--allow-unknown"]) == 0
+
+
+# --- small ones ------------------------------------------------------------------------------------------------
+
+
+def test_a_server_hello_then_silence_is_a_stall_not_no_answer(lab: Lab) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import LoopbackServer
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    body = b"\x03\x03" + bytes(32) + b"\x00" + b"\xc0\x2f" + b"\x00"  # ServerHello: TLS 1.2, ECDHE-RSA-AES128-GCM
+    record = b"\x16\x03\x03" + (len(body) + 4).to_bytes(2, "big") + b"\x02" + len(body).to_bytes(3, "big") + body
+
+    class Stall(LoopbackServer):
+        def handle(self, conn: socket.socket) -> None:
+            conn.recv(16384)
+            conn.sendall(record)
+            conn.settimeout(5)
+            while conn.recv(1024):  # silent until the client gives up and closes
+                pass
+
+    server = lab.add(Stall("stall"))
+    result = SslyzeProber(timeout_s=1).probe(
+        endpoint("stall", server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.TIMEOUT, result
+    assert "in its ServerHello, then stopped answering" in (result.reason or "")
+
+
+def test_impact_help_claims_no_default_it_does_not_have() -> None:
+    import argparse
+
+    from scanner.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    text = commands.choices["impact"].format_help()
+    assert "default: endpoints.yaml)" not in text and "with --rescan, default endpoints.yaml" in " ".join(text.split())

@@ -55,6 +55,9 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     # Without --rescan the stored scan says which endpoints there are; an --endpoints file given anyway
     # adds the ones the scan lacks, as unknown.
     parser.set_defaults(endpoints=None)
+    for action in parser._actions:
+        if action.dest == "endpoints":
+            action.help = "endpoints file: with --rescan, default endpoints.yaml; without, adds endpoints no run probed"
 
 
 def add_advise_command(sub: SubParsers) -> None:

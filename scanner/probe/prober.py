@@ -218,10 +218,10 @@ def _enumerate_exhaustive(run: _Run) -> _Enumeration:
     run.gate()
     scan = sslyze_tls12_scan(run.target)
     run.connections += scan.connections
-    run.note("connections count sslyze's per-suite handshakes, not its few connectivity-check ones")
     if scan.error and not scan.accepted:
         run.note(f"{scan.error}; fell back to elimination")
         return _enumerate(run)
+    run.note("connections count sslyze's per-suite handshakes, not its few connectivity-check ones")
     # What the client's own hello gets of them, in pick order (the server's, if it imposes one).
     picks = _strongest_first(scan.accepted)
     own = list(eliminate(run.offer_hello, picks).picks)

@@ -56,11 +56,11 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                return _outcome(reader.hello) if reader.hello else _silent_server(received, target, cut=True)
+                return _stalled(reader.hello) if reader.hello else _silent_server(received, target, cut=True)
             sock.settimeout(min(target.timeout_s, left))
             chunk = sock.recv(16384)
             if not chunk and reader.hello is not None:
-                return _outcome(reader.hello)
+                return Rejected("the server closed the connection in the middle of its first flight", Refusal.CLOSED)
             if not chunk:
                 if received:
                     return Rejected("the server closed the connection in the middle of its answer", Refusal.CLOSED)
@@ -78,7 +78,7 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
                 return _outcome(reply)
     except TimeoutError:
         if reader.hello is not None:
-            return _outcome(reader.hello)
+            return _stalled(reader.hello)
         return _silent_server(received, target, cut=time.monotonic() >= deadline)
     except ConnectionResetError:
         return Rejected(f"the server reset the connection on the {len(hello)}-byte ClientHello", Refusal.RESET)
@@ -95,6 +95,13 @@ def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
     if isinstance(reply, Alert):
         return Rejected(str(reply), Refusal.ALERT)
     return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)
+
+
+def _stalled(hello: ServerHello) -> Unreachable:
+    """A ServerHello, then silence before the flight's end: a client waits for it, then gives up."""
+    return Unreachable(
+        EndpointStatus.TIMEOUT, f"the server picked suite 0x{hello.code:04X} in its ServerHello, then stopped answering"
+    )
 
 
 def _silent_server(received: int, target: Target, cut: bool) -> Unreachable:
