@@ -310,6 +310,8 @@ def test_a_read_only_report_folder_stops_before_any_traffic(
     assert not db.exists()
     assert main(["policy", "reset-to-default", "--output", "/proc/self/policy.yaml"]) == 2
     assert "cannot write /proc/self/policy.yaml" in capsys.readouterr().err
+    assert main(["policy", "advise", "--policy", POLICY, "--db", str(db), "--output", str(tmp_path)]) == 2
+    assert "is a folder or no name at all" in capsys.readouterr().err
 
 
 def test_reports_are_replaced_together_and_stale_temporaries_removed(one_endpoint: Path, tmp_path: Path) -> None:
@@ -546,3 +548,52 @@ def test_impact_help_claims_no_default_it_does_not_have() -> None:
     commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     text = commands.choices["impact"].format_help()
     assert "default: endpoints.yaml)" not in text and "with --rescan, default endpoints.yaml" in " ".join(text.split())
+
+
+# --- 3: a clean close (FIN, no alert) on a large hello -----------------------------------------------------------
+
+
+def test_a_server_that_closes_cleanly_on_large_hellos_is_enumerated(lab: Lab) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import ServerSpec
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    spec = ServerSpec(
+        "fin512",
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA",
+        max_hello=400,
+        fin_on_refusal=True,
+    )
+    server = lab.start(spec)
+    result = SslyzeProber(timeout_s=2).probe(
+        endpoint("fin512", server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.OK, result
+    assert set(result.accepted_tls12) == {
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_RSA_WITH_AES_128_CBC_SHA",
+    }
+    assert any("refuses large ClientHellos" in note for note in result.notes)
+
+
+def test_a_fatal_close_notify_is_named(lab: Lab) -> None:
+    from scanner.config import load_policy
+    from scanner.lab.servers import LoopbackServer
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    class CloseNotify(LoopbackServer):
+        def handle(self, conn: socket.socket) -> None:
+            conn.recv(16384)
+            conn.sendall(b"\x15\x03\x03\x00\x02\x02\x00")  # fatal close_notify
+
+    server = lab.add(CloseNotify("close-notify"))
+    result = SslyzeProber(timeout_s=2).probe(
+        endpoint("close-notify", server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.TLS_ERROR, result
+    assert "alert 0 (close notify)" in (result.reason or "") and "1000" not in (result.reason or "")

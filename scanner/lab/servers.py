@@ -35,6 +35,8 @@ class ServerSpec:
     server_preference: bool = False
     certificates: tuple[str, ...] = ("rsa",)
     max_hello: int | None = None
+    fin_on_refusal: bool = False
+    """Refuse a hello with a clean close (read it, then a FIN), not the reset an unread hello causes."""
     """Close without a word on a ClientHello record larger than this (as some middleboxes do)."""
     intolerant_of: tuple[str, ...] = ()
     """Close without a word on a ClientHello whose highest version is one of these (version intolerance)."""
@@ -190,6 +192,9 @@ class TlsServer(LoopbackServer):
             (self.spec.max_hello is not None and hello.size > self.spec.max_hello)
             or hello.version in self.spec.intolerant_of
         ):
+            if self.spec.fin_on_refusal:
+                conn.recv(hello.size)
+                conn.shutdown(socket.SHUT_WR)
             return  # the connection is closed without an answer
         with self._context.wrap_socket(conn, server_side=True) as tls:
             cipher = tls.cipher()
