@@ -81,6 +81,13 @@ class ImpactReport:
         return tuple(e for e in self.endpoints if e.verified is False)
 
     @property
+    def unchecked(self) -> tuple[EndpointImpact, ...]:
+        """Predictions `--verify` set out to check but could not (the server unreachable, say)."""
+        return tuple(
+            e for e in self.endpoints if e.status is not ImpactStatus.UNKNOWN and e.verified is None and e.verify_note
+        )
+
+    @property
     def never_scanned(self) -> tuple[EndpointImpact, ...]:
         return tuple(e for e in self.endpoints if e.never_scanned)
 

@@ -11,6 +11,7 @@ the endpoint up, not when it is queued.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -47,7 +48,9 @@ def pacing(rate: float) -> tuple[int, float]:
     return 1, 1.0 / rate
 
 
-async def _server_address(loop: asyncio.AbstractEventLoop, endpoint: Endpoint, limit_s: float) -> str:
+async def _server_address(
+    loop: asyncio.AbstractEventLoop, endpoint: Endpoint, limit_s: float, pool: ThreadPoolExecutor
+) -> str:
     """The address an endpoint will be dialled at, however it is spelled (`localhost`, `LOCALHOST.`,
     `127.0.0.1` and `::ffff:127.0.0.1` are one server); the name itself when it does not resolve."""
     literal = _address(endpoint.ip or endpoint.host)
@@ -57,7 +60,9 @@ async def _server_address(loop: asyncio.AbstractEventLoop, endpoint: Endpoint, l
     if name.endswith(".invalid"):
         return name
     try:
-        infos = await asyncio.wait_for(loop.getaddrinfo(name, endpoint.port, type=socket.SOCK_STREAM), min(limit_s, 10))
+        # In the scan's own pool, which is never waited for: a resolver that hangs cannot hold the run.
+        lookup = functools.partial(socket.getaddrinfo, name, endpoint.port, type=socket.SOCK_STREAM)
+        infos = await asyncio.wait_for(loop.run_in_executor(pool, lookup), min(limit_s, 10))
     except (OSError, UnicodeError, TimeoutError):
         return name
     ipv4 = [info for info in infos if info[0] == socket.AF_INET]
@@ -102,7 +107,7 @@ async def scan(
             return prober.probe(endpoint, policy, gate)
 
         async def one(endpoint: Endpoint) -> ProbeResult:
-            key = (await _server_address(loop, endpoint, settings.deadline_s), endpoint.port)
+            key = (await _server_address(loop, endpoint, settings.deadline_s, pool), endpoint.port)
             lock = server_locks.setdefault(key, asyncio.Lock())
             async with lock, semaphore:
                 started = time.monotonic()

@@ -25,7 +25,13 @@ from scanner.files import private_folders
 from scanner.models import Endpoint, Policy, ProbeResult, VerifyAllReport
 
 SCHEMA_VERSION = 2
-_OUR_TABLES = frozenset({"runs", "endpoint_results", "suite_usage", "applied_policies"})
+_OUR_COLUMNS = {
+    "runs": {"id", "kind", "generated_at", "complete", "policy_release", "policy_json", "report_json"},
+    "endpoint_results": {"run_id", "endpoint_id", "host", "port", "ip", "status", "result_json"},
+    "suite_usage": {"run_id", "suite", "list", "kind", "endpoint_id"},
+    "applied_policies": {"id", "applied_at", "release", "source", "policy_json"},
+}
+_OUR_TABLES = frozenset(_OUR_COLUMNS)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -76,7 +82,8 @@ class StoreError(Exception):
 @contextmanager
 def run_lock(db: Path, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """Serialize runs that share a database: an exclusive lock on DB.lock, waited for (not failed on)."""
-    path = db.with_name(db.name + ".lock")
+    real = db.resolve()  # two links to one database share one lock
+    path = real.with_name(real.name + ".lock")
     try:
         private_folders(path.parent)
         fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
@@ -195,20 +202,49 @@ class Store:
             raise StoreError(f"{path}: cannot create the database: {exc.strerror}") from None
 
     def _refuse_foreign_or_damaged(self) -> None:
-        """Check a file before writing to it: another application's database is left exactly as it is."""
+        """Check a file before writing to it: another application's database (whatever its tables are
+        called) is left exactly as it is. Ours has our user_version and our tables with our columns."""
         check = self._db.execute("PRAGMA quick_check").fetchone()[0]
         if check != "ok":
             self._db.close()
             raise StoreError(f"{self.path}: the database is damaged ({check}); move it away and run again")
-        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        foreign = sorted(tables - _OUR_TABLES)
-        if foreign:
+        names = [row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        tables = {name for name in names if not name.startswith("sqlite_")}  # ANALYZE's statistics are fine
+        if not tables:
+            return  # empty: a new database
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
             self._db.close()
-            shown = ", ".join(foreign[:5])
+            raise StoreError(f"{self.path}: made by a newer tlsverify (schema {version}); upgrade tlsverify")
+        foreign = sorted(tables - _OUR_TABLES)
+        wrong = [
+            table
+            for table in sorted(tables & _OUR_TABLES)
+            if not _OUR_COLUMNS[table] <= {row[1] for row in self._db.execute(f"PRAGMA table_info({table})")}
+        ]
+        if foreign or wrong or version < 1:
+            self._db.close()
+            if foreign:
+                what = f"it has other tables: {', '.join(foreign[:5])}"
+            elif wrong:
+                what = f"its {', '.join(wrong[:5])} is not tlsverify's"
+            else:
+                what = "tables but no tlsverify schema version"
             raise StoreError(
-                f"{self.path}: not a tlsverify database (it has other tables: {shown}); left untouched. "
+                f"{self.path}: not a tlsverify database ({what}); left untouched. "
                 "Point --db at a new file or at a tlsverify database"
             )
+
+    def _rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """A read; the database's own errors (a damaged page, a table changed under us) as StoreError."""
+        try:
+            return list(self._db.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"{self.path}: cannot read the database: {exc}") from None
+
+    def _row(self, sql: str, params: tuple[object, ...] = ()) -> tuple[Any, ...] | None:
+        rows = self._rows(sql, params)
+        return rows[0] if rows else None
 
     def close(self) -> None:
         self._db.close()
@@ -284,32 +320,26 @@ class Store:
 
     def current_policy(self) -> AppliedPolicy | None:
         """The policy applied last, or None if none was ever applied."""
-        row = self._db.execute(
-            "SELECT id, applied_at, source, policy_json FROM applied_policies ORDER BY id DESC LIMIT 1"
-        ).fetchone()
+        row = self._row("SELECT id, applied_at, source, policy_json FROM applied_policies ORDER BY id DESC LIMIT 1")
         if row is None:
             return None
         return AppliedPolicy(row[0], datetime.fromisoformat(row[1]), row[2], document.decode_policy(json.loads(row[3])))
 
     def runs(self, limit: int = 20) -> list[StoredRun]:
         """The most recent runs, newest first."""
-        rows = self._db.execute(
-            "SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,)
-        ).fetchall()
+        rows = self._rows("SELECT id, generated_at, complete, report_json FROM runs ORDER BY id DESC LIMIT ?", (limit,))
         return [_stored(r, self.path) for r in rows]
 
     def run(self, run_id: int) -> StoredRun | None:
         """One run by its id, or None."""
-        row = self._db.execute(
-            "SELECT id, generated_at, complete, report_json FROM runs WHERE id = ?", (run_id,)
-        ).fetchone()
+        row = self._row("SELECT id, generated_at, complete, report_json FROM runs WHERE id = ?", (run_id,))
         return _stored(row, self.path) if row else None
 
     def latest(self, complete_only: bool = True) -> StoredRun | None:
         """The newest (complete) run, or None."""
         query = "SELECT id, generated_at, complete, report_json FROM runs"
         query += " WHERE complete = 1" if complete_only else ""
-        row = self._db.execute(query + " ORDER BY id DESC LIMIT 1").fetchone()
+        row = self._row(query + " ORDER BY id DESC LIMIT 1")
         return _stored(row, self.path) if row else None
 
     def site(self) -> Site | None:
@@ -321,14 +351,38 @@ class Store:
         if base is None:
             return None
         results = []
+        later = [
+            str(row[0])
+            for row in self._rows(
+                "SELECT DISTINCT e.endpoint_id FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
+                " WHERE r.complete = 1 AND r.id > ? ORDER BY e.endpoint_id",
+                (base.id,),
+            )
+        ]
+        known = {f.endpoint.id for f in base.report.findings}
         for finding in base.report.findings:
-            row = self._db.execute(
+            row = self._row(
                 "SELECT r.id, e.result_json FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
                 " WHERE r.complete = 1 AND e.endpoint_id = ? ORDER BY r.id DESC LIMIT 1",
                 (finding.endpoint.id,),
-            ).fetchone()
+            )
             if row is None or int(row[0]) == base.id:
                 results.append((finding.endpoint, finding.probe, base.id))
+                continue
+            try:
+                newer = document.decode_finding(json.loads(row[1]))
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise StoreError(f"{self.path}: run {row[0]} is stored damaged ({type(exc).__name__})") from None
+            results.append((newer.endpoint, newer.probe, int(row[0])))
+        for endpoint_id in later:  # probed only by a later run over some endpoints (--only)
+            if endpoint_id in known:
+                continue
+            row = self._row(
+                "SELECT r.id, e.result_json FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
+                " WHERE r.complete = 1 AND e.endpoint_id = ? ORDER BY r.id DESC LIMIT 1",
+                (endpoint_id,),
+            )
+            if row is None:
                 continue
             try:
                 newer = document.decode_finding(json.loads(row[1]))
@@ -339,8 +393,8 @@ class Store:
 
     def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
         """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""
-        rows = self._db.execute(
+        rows = self._rows(
             "SELECT run_id, status, negotiated FROM endpoint_results WHERE endpoint_id = ? ORDER BY run_id",
             (endpoint_id,),
-        ).fetchall()
+        )
         return [(int(r[0]), str(r[1]), r[2]) for r in rows]

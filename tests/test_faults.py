@@ -597,3 +597,108 @@ def test_a_fatal_close_notify_is_named(lab: Lab) -> None:
     )
     assert result.status is EndpointStatus.TLS_ERROR, result
     assert "alert 0 (close notify)" in (result.reason or "") and "1000" not in (result.reason or "")
+
+
+def test_impact_verify_that_could_check_nothing_does_not_pass(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    endpoints, out = tmp_path / "endpoints.yaml", tmp_path / "out"
+    with Lab() as gone:  # a server that answers the scan, then is gone when impact --verify runs
+        server = gone.start(next(s for s in DEMO_SERVERS if s.id == "apns").spec)  # type: ignore[arg-type]
+        write_endpoints(
+            [{"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}], endpoints, "x"
+        )
+        common = ["--endpoints", str(endpoints), "--policy", POLICY, "--out", str(out), "--no-progress"]
+        assert main(["verify-all", *common]) == 0
+    capsys.readouterr()
+    assert main(["impact", "--reset-to-default", "--verify", *common]) == 1
+    captured = capsys.readouterr()
+    assert "1 predictions could not be checked by a real handshake" in captured.err
+    assert "handshake: could not check" in captured.out
+    assert main(["impact", "--reset-to-default", "--verify", *common, "--allow-unknown"]) == 0
+
+
+# --- found by review: the classes behind the items ---------------------------------------------------------------
+
+
+def test_an_endpoint_only_an_only_run_probed_is_kept(lab: Lab, tmp_path: Path) -> None:
+    from scanner.config import load_policy
+
+    apns = lab.start(next(s for s in DEMO_SERVERS if s.id == "apns").spec)  # type: ignore[arg-type]
+    scep = lab.start(next(s for s in DEMO_SERVERS if s.id == "scep").spec)  # type: ignore[arg-type]
+    endpoints, out = tmp_path / "endpoints.yaml", tmp_path / "out"
+    a = {"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": apns.port}
+    b = {"id": "b", "host": "b.lab.tlsverify.test", "ip": "127.0.0.1", "port": scep.port}
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        'release: "12.0.0.0"\ncipher_suites:\n  selected:\n    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n'
+        "    - TLS_RSA_WITH_AES_256_GCM_SHA384\n"
+    )
+    common = ["--endpoints", str(endpoints), "--policy", str(policy), "--out", str(out), "--no-progress"]
+    write_endpoints([a], endpoints, "a only")
+    assert main(["verify-all", *common]) == 0
+    write_endpoints([a, b], endpoints, "b added, probed on its own")
+    assert main(["verify-all", *common, "--only", "b"]) == 0
+    advised = tmp_path / "advised.yaml"
+    db = str(out / "tlsverify.sqlite")
+    assert main(["policy", "advise", "--policy", str(policy), "--db", db, "--output", str(advised)]) == 0
+    assert "TLS_RSA_WITH_AES_256_GCM_SHA384" in load_policy(advised).selected  # b's only suite
+
+
+def test_a_foreign_database_with_a_table_called_runs_is_refused_untouched(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    foreign = tmp_path / "training.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE runs (id INTEGER PRIMARY KEY, athlete TEXT, km REAL)")
+    db.close()
+    before = foreign.read_bytes()
+    assert main(["report", "--db", str(foreign), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "not a tlsverify database" in err and "Traceback" not in err
+    assert foreign.read_bytes() == before
+
+
+def test_our_database_after_analyze_is_still_ours(one_endpoint: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert _verify_all(one_endpoint, out) in (0, 1)
+    with sqlite3.connect(out / "tlsverify.sqlite") as db:
+        db.execute("ANALYZE")
+    db.close()
+    assert main(["report", "--out", str(out)]) == 0
+
+
+def test_a_rate_limiter_that_resets_every_second_connection_costs_no_suite(lab: Lab) -> None:
+    import struct
+
+    from scanner.config import load_policy
+    from scanner.lab.servers import ServerSpec, TlsServer
+    from scanner.models import EndpointStatus
+    from scanner.probe.prober import SslyzeProber
+    from tests.conftest import endpoint
+
+    class EverySecond(TlsServer):
+        def handle(self, conn: socket.socket) -> None:
+            if self.connections % 2 == 0:
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                return
+            super().handle(conn)
+
+    suites = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-SHA:AES256-SHA:AES128-SHA"
+    spec = ServerSpec("every-second", suites)
+    server = lab.add(EverySecond(spec.name, spec=spec, certificates=lab.certificates))
+    result = SslyzeProber(timeout_s=2).probe(
+        endpoint(spec.name, server.port), load_policy(ROOT / "policy.yaml"), lambda: None
+    )
+    assert result.status is EndpointStatus.OK, result
+    assert len(result.accepted_tls12) == 5 and result.accepted_other_hello == ()
+
+
+def test_the_demo_endpoints_folder_is_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "new"
+    old = os.umask(0)
+    try:
+        write_endpoints([{"id": "a", "host": "a.test", "port": 443}], folder / "endpoints.yaml", "umask 0")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700

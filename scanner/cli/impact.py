@@ -45,7 +45,7 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     parser.add_argument(
         "--allow-unknown",
         action="store_true",
-        help="exit 0 even when an endpoint of --endpoints was never probed (by default that is exit 1)",
+        help="exit 0 even when an endpoint was never probed, or --verify could not check a prediction (else exit 1)",
     )
     parser.add_argument(
         "--verify", action="store_true", help="confirm each prediction with a real handshake offering the new Selected"
@@ -180,6 +180,13 @@ def run_impact(args: argparse.Namespace) -> int:
     print(f"\nReports: {html_path}  {json_path}")
     if not complete:
         exit_now(ExitCode.INTERRUPTED)
+    if report.unchecked and not args.allow_unknown:
+        print(
+            f"tlsverify: {len(report.unchecked)} predictions could not be checked by a real handshake; exit 1 "
+            "(--allow-unknown to accept that)",
+            file=sys.stderr,
+        )
+        return ExitCode.FINDINGS
     if report.never_scanned and not args.allow_unknown:
         unknown = ", ".join(row.endpoint.id for row in report.never_scanned)
         print(

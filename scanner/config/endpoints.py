@@ -9,6 +9,7 @@ from ruamel.yaml import YAML
 
 from scanner.config.schemas import ENDPOINT_KEYS, EndpointsFile, parse
 from scanner.config.source import locate
+from scanner.files import private_folders
 from scanner.models import ConfigError, Endpoint, Problem, Protocol
 
 
@@ -51,7 +52,7 @@ def load_endpoints(path: Path) -> list[Endpoint]:
 
 def write_endpoints(entries: list[dict[str, object]], path: Path, comment: str) -> None:
     """Write an endpoints.yaml (used by the demo lab); `comment` becomes its header line."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folders(path.parent)
     out = io.StringIO()
     writer = YAML(typ="safe", pure=True)
     writer.default_flow_style = False

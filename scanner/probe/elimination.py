@@ -33,16 +33,32 @@ class Elimination:
 
 
 def eliminate(offer: Offer, candidates: Sequence[int]) -> Elimination:
-    """Offer `candidates` (in order) until the server refuses what is left or nothing is left."""
+    """Offer `candidates` (in order) until the server refuses what is left or nothing is left.
+
+    A close, reset or silence after picks is asked about twice more before it counts: the same offer again
+    (a flaky server or a rate limiter answers it now: go on), then a suite the server did take (taken:
+    the silence meant "no more", as some servers say it; refused too: the server stopped serving, and the
+    elimination is cut short, its list incomplete)."""
     remaining = list(candidates)
     picks: list[int] = []
     notes: list[str] = []
     ended: Outcome | None = None
+    cut_short = None
     while remaining:
         outcome = offer(remaining)
+        if picks and _silent(outcome):
+            outcome = offer(remaining)
+            if isinstance(outcome, Accepted):
+                _note(notes, "a connection was closed or reset part-way through the enumeration; asked again")
+            elif _silent(outcome):
+                confirm = offer([picks[0]])
+                if not isinstance(confirm, Accepted):
+                    reason = confirm.reason if isinstance(confirm, Rejected | Unreachable) else "no answer"
+                    cut_short = f"the server stopped answering after {len(picks)} suite(s) were found ({reason})"
+                    notes.append(f"enumeration cut short: {cut_short}; the accepted list is incomplete")
         if isinstance(outcome, Accepted):
-            if outcome.note and outcome.note not in notes:
-                notes.append(outcome.note)
+            if outcome.note:
+                _note(notes, outcome.note)
             if outcome.code not in remaining:
                 notes.append(f"server picked suite 0x{outcome.code:04X}, which was not offered; enumeration stopped")
                 ended = outcome
@@ -52,16 +68,16 @@ def eliminate(offer: Offer, candidates: Sequence[int]) -> Elimination:
             continue
         ended = outcome
         break
-    cut_short = None
-    if picks and remaining and (isinstance(ended, Unreachable) or (isinstance(ended, Rejected) and ended.silent)):
-        # A close, reset or silence after picks: no more suites (some servers say so by closing), or a
-        # server that stopped serving. Ask again for a suite it did take: refused too means the latter.
-        confirm = offer([picks[0]])
-        if not isinstance(confirm, Accepted):
-            reason = confirm.reason if isinstance(confirm, Rejected | Unreachable) else "no answer"
-            cut_short = f"the server stopped answering after {len(picks)} suite(s) were found ({reason})"
-            notes.append(f"enumeration cut short: {cut_short}; the accepted list is incomplete")
     return Elimination(tuple(picks), ended, tuple(notes), cut_short=cut_short)
+
+
+def _silent(outcome: Outcome) -> bool:
+    return isinstance(outcome, Unreachable) or (isinstance(outcome, Rejected) and outcome.silent)
+
+
+def _note(notes: list[str], text: str) -> None:
+    if text not in notes:
+        notes.append(text)
 
 
 def detect_server_preference(

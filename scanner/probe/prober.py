@@ -315,6 +315,11 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
         reason = f"{profile.title} implements none of the {len(policy.selected)} Selected suites"
         return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
     outcome = run.offer_hello(offered, whole_flight=True)
+    if isinstance(outcome, Rejected) and outcome.silent:  # one close or reset may be a flaky server: once more
+        first = outcome.reason
+        outcome = run.offer_hello(offered, whole_flight=True)
+        if isinstance(outcome, Accepted):
+            run.note(f"the client's first handshake was cut ({first}); a second one went through")
     if isinstance(outcome, Accepted) and outcome.note == CERTIFICATE_ASKED:
         base = replace(base, client_certificate=_client_certificate(run, outcome.code))
     if isinstance(outcome, Accepted):

@@ -92,8 +92,12 @@ def summary(report: ImpactReport) -> str:
                 "confirmed" if row.verified else f"MISMATCH: the real handshake gave {row.verified_suite or 'no suite'}"
             )
             lines.append(f"   {'':<{width}}  handshake: {outcome}{f' ({row.verify_note})' if row.verify_note else ''}")
+        elif row.verify_note and row.status is not ImpactStatus.UNKNOWN:
+            lines.append(f"   {'':<{width}}  handshake: {row.verify_note}")
     counts = {s: sum(1 for e in report.endpoints if e.status is s) for s in ImpactStatus}
     lines.append("")
     tail = f"; {len(report.mismatches)} predictions contradicted by a real handshake" if report.mismatches else ""
+    if report.unchecked:
+        tail += f"; {len(report.unchecked)} predictions could not be checked by a real handshake"
     lines.append(", ".join(f"{n} {s.value}" for s, n in counts.items()) + tail)
     return "\n".join(lines)

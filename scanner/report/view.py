@@ -26,5 +26,8 @@ def client_certificate_text(kind: str) -> str:
     if kind == "required":
         return "the server requires a client certificate: the client connects only if it presents one the server trusts"
     if kind == "optional":
-        return "the server asks for a client certificate, and accepts a client without one"
+        return (
+            "the server asks for a client certificate; the TLS handshake completes without one, though the "
+            "application behind it may still refuse such a client (nginx answers 400)"
+        )
     return "the server asks for a client certificate (whether it refuses a client without one is not known)"
