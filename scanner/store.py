@@ -7,6 +7,7 @@ reader sees either the whole run or none of it. The file is created owner-only: 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import signal
@@ -18,11 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scanner import document
 from scanner.files import private_folders
-from scanner.models import Endpoint, Policy, ProbeResult, VerifyAllReport
+from scanner.models import Endpoint, EndpointFinding, Policy, ProbeResult, VerifyAllReport
+
+T = TypeVar("T")
 
 SCHEMA_VERSION = 2
 _OUR_COLUMNS = {
@@ -140,13 +143,22 @@ class StoredRun:
     report: VerifyAllReport
 
 
-def _stored(row: tuple[Any, ...], path: Path) -> StoredRun:
-    run_id = int(row[0])
+def _decoded(path: Path, run_id: object, decode: Callable[[], T]) -> T:
+    """A stored document decoded, or StoreError saying which run is damaged."""
     try:
-        report = document.decode(json.loads(row[3]), run_id)
+        return decode()
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         detail = f"{type(exc).__name__}: {exc}"[:200]
         raise StoreError(f"{path}: run {run_id} is stored damaged ({detail}); it cannot be read back") from None
+
+
+def _finding(text: str) -> EndpointFinding:
+    return document.decode_finding(json.loads(text))
+
+
+def _stored(row: tuple[Any, ...], path: Path) -> StoredRun:
+    run_id = int(row[0])
+    report = _decoded(path, run_id, lambda: document.decode(json.loads(row[3]), run_id))
     return StoredRun(run_id, str(row[1]), bool(row[2]), report)
 
 
@@ -344,52 +356,37 @@ class Store:
 
     def site(self) -> Site | None:
         """What is known of the whole site: the endpoints of the newest complete run over the whole endpoints
-        file, each with its newest complete result, a later --only run's included; None with no complete run."""
-        base = next((r for r in self.runs(limit=1000) if r.complete and not r.report.partial), None)
-        if base is None:
-            base = self.latest()
+        file, and any a later --only run added, each with its newest complete result; None with no complete
+        run."""
+        base = self._newest_whole_run() or self.latest()
         if base is None:
             return None
+        ids = [f.endpoint.id for f in base.report.findings]
+        later = self._rows(
+            "SELECT DISTINCT e.endpoint_id FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
+            " WHERE r.complete = 1 AND r.id > ? ORDER BY e.endpoint_id",
+            (base.id,),
+        )
+        ids += [str(row[0]) for row in later if str(row[0]) not in ids]
         results = []
-        later = [
-            str(row[0])
-            for row in self._rows(
-                "SELECT DISTINCT e.endpoint_id FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
-                " WHERE r.complete = 1 AND r.id > ? ORDER BY e.endpoint_id",
-                (base.id,),
-            )
-        ]
-        known = {f.endpoint.id for f in base.report.findings}
-        for finding in base.report.findings:
-            row = self._row(
-                "SELECT r.id, e.result_json FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
-                " WHERE r.complete = 1 AND e.endpoint_id = ? ORDER BY r.id DESC LIMIT 1",
-                (finding.endpoint.id,),
-            )
-            if row is None or int(row[0]) == base.id:
-                results.append((finding.endpoint, finding.probe, base.id))
-                continue
-            try:
-                newer = document.decode_finding(json.loads(row[1]))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise StoreError(f"{self.path}: run {row[0]} is stored damaged ({type(exc).__name__})") from None
-            results.append((newer.endpoint, newer.probe, int(row[0])))
-        for endpoint_id in later:  # probed only by a later run over some endpoints (--only)
-            if endpoint_id in known:
-                continue
+        for endpoint_id in ids:
             row = self._row(
                 "SELECT r.id, e.result_json FROM endpoint_results e JOIN runs r ON r.id = e.run_id"
                 " WHERE r.complete = 1 AND e.endpoint_id = ? ORDER BY r.id DESC LIMIT 1",
                 (endpoint_id,),
             )
-            if row is None:
-                continue
-            try:
-                newer = document.decode_finding(json.loads(row[1]))
-            except (ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise StoreError(f"{self.path}: run {row[0]} is stored damaged ({type(exc).__name__})") from None
-            results.append((newer.endpoint, newer.probe, int(row[0])))
+            if row is not None:
+                finding = _decoded(self.path, row[0], functools.partial(_finding, str(row[1])))
+                results.append((finding.endpoint, finding.probe, int(row[0])))
         return Site(base, tuple(results))
+
+    def _newest_whole_run(self) -> StoredRun | None:
+        """The newest complete run that was not over some endpoints only, decoding one run at a time."""
+        for (run_id,) in self._rows("SELECT id FROM runs WHERE complete = 1 ORDER BY id DESC"):
+            run = self.run(int(run_id))
+            if run is not None and not run.report.partial:
+                return run
+        return None
 
     def endpoint_history(self, endpoint_id: str) -> list[tuple[int, str, str | None]]:
         """(run id, status, negotiated suite) for one endpoint across runs, oldest first."""

@@ -65,20 +65,24 @@ def bounded_float(high: float) -> Callable[[str], float]:
     return parse
 
 
-def database_path(value: str) -> Path:
-    """A file for the SQLite history: not empty, not a folder."""
+def _file(value: str, example: str) -> Path:
+    """A file to read or write: not empty, not a folder."""
     path = Path(value)
     if not value.strip() or value.endswith(("/", os.sep)) or path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value!r} is not a file name; name a file, e.g. reports/tlsverify.sqlite")
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a file name: it is a folder or no name at all; name a file, e.g. {example}"
+        )
     return path
+
+
+def database_path(value: str) -> Path:
+    """A file for the SQLite history."""
+    return _file(value, "reports/tlsverify.sqlite")
 
 
 def output_file(value: str) -> Path:
-    """A file to write: not empty, not a folder."""
-    path = Path(value)
-    if not value.strip() or value.endswith(("/", os.sep)) or path.is_dir():
-        raise argparse.ArgumentTypeError(f"{value!r} is a folder or no name at all; name a file to write")
-    return path
+    """A file to write."""
+    return _file(value, "policy.yaml")
 
 
 def folder_path(value: str) -> Path:
