@@ -17,7 +17,7 @@ import socket
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from asyncio_throttle.throttler import Throttler
@@ -50,23 +50,26 @@ def pacing(rate: float) -> tuple[int, float]:
 
 async def _server_address(
     loop: asyncio.AbstractEventLoop, endpoint: Endpoint, limit_s: float, pool: ThreadPoolExecutor
-) -> str:
-    """The address an endpoint will be dialled at, however it is spelled (`localhost`, `LOCALHOST.`,
-    `127.0.0.1` and `::ffff:127.0.0.1` are one server); the name itself when it does not resolve."""
+) -> tuple[str, str | None]:
+    """The server an endpoint is, however it is spelled (`localhost`, `LOCALHOST.`, `127.0.0.1` and
+    `::ffff:127.0.0.1` are one server): the key for its lock, and the address a name resolved to (the
+    probe dials it, so the name is looked up once), or None (an address given, or no answer: the probe
+    tries, and reports why)."""
     literal = _address(endpoint.ip or endpoint.host)
     if literal is not None:
-        return literal
+        return literal, None
     name = endpoint.host.strip().rstrip(".").lower()
     if name.endswith(".invalid"):
-        return name
+        return name, None
     try:
         # In the scan's own pool, which is never waited for: a resolver that hangs cannot hold the run.
         lookup = functools.partial(socket.getaddrinfo, name, endpoint.port, type=socket.SOCK_STREAM)
         infos = await asyncio.wait_for(loop.run_in_executor(pool, lookup), min(limit_s, 10))
     except (OSError, UnicodeError, TimeoutError):
-        return name
+        return name, None
     ipv4 = [info for info in infos if info[0] == socket.AF_INET]
-    return _address(str((ipv4 or infos)[0][4][0])) or name
+    resolved = str((ipv4 or infos)[0][4][0])
+    return _address(resolved) or name, resolved
 
 
 def _address(text: str) -> str | None:
@@ -107,7 +110,9 @@ async def scan(
             return prober.probe(endpoint, policy, gate)
 
         async def one(endpoint: Endpoint) -> ProbeResult:
-            key = (await _server_address(loop, endpoint, settings.deadline_s, pool), endpoint.port)
+            address, resolved = await _server_address(loop, endpoint, settings.deadline_s, pool)
+            key = (address, endpoint.port)
+            dialled = replace(endpoint, ip=resolved) if resolved else endpoint
             lock = server_locks.setdefault(key, asyncio.Lock())
             async with lock, semaphore:
                 started = time.monotonic()
@@ -115,7 +120,7 @@ async def scan(
                     # The prober keeps its own deadline; this outer bound only catches a prober that does not.
                     # Its clock starts when a worker takes the endpoint, not while it waits for one.
                     worker_started: list[float] = []
-                    future = loop.run_in_executor(pool, work, endpoint, worker_started)
+                    future = loop.run_in_executor(pool, work, dialled, worker_started)
                     result = await _bounded(future, worker_started, 2 * settings.deadline_s + 30)
                 except TimeoutError:
                     result = _failed(

@@ -97,14 +97,6 @@ def legacy_only_codes() -> tuple[int, ...]:
     return tuple(c for c in _names(Client.LEGACY) if c not in modern)
 
 
-def client_for(codes: Sequence[int]) -> Client | None:
-    """The client that can offer every one of these suites, preferring the cheaper modern one."""
-    for client in (Client.MODERN, Client.LEGACY):
-        if set(codes) <= set(_names(client)):
-            return client
-    return None
-
-
 def sslyze_settings(target: Target) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
     """The target as sslyze describes it: dial `ip`, send the server name as SNI the way a client does
     (IDNA, no trailing dot; for an address none, which `handshake` turns off), no retries."""
