@@ -33,6 +33,8 @@ class Accepted:
 
     code: int
     note: str | None = None
+    asks_certificate: bool = False
+    """The server's first flight held a CertificateRequest (known only when the whole flight was read)."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from scanner.probe.elimination import (
 )
 from scanner.probe.handshake import Client, client_codes, handshake, legacy_only_codes
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
-from scanner.probe.raw import CERTIFICATE_ASKED, hello_handshake
+from scanner.probe.raw import hello_handshake
 
 _OTHER_VERSIONS = (TlsVersion.SSLV3, TlsVersion.TLSV1_0, TlsVersion.TLSV1_1, TlsVersion.TLSV1_3)
 
@@ -163,7 +163,7 @@ class SslyzeProber:
                 spoken = ", ".join(versions)
                 return replace(base, status=EndpointStatus.NO_TLS12, reason=f"server does not speak TLS 1.2 ({spoken})")
             return replace(base, status=EndpointStatus.TLS_ERROR, reason=_no_tls_reason(run))
-        return _policy_handshake(run, policy, base)
+        return _policy_handshake(run, policy, base, found.cut_short)
 
 
 def _enumerate(run: _Run) -> _Enumeration:
@@ -297,13 +297,15 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
     return isinstance(outcome, Accepted)
 
 
-def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult) -> ProbeResult:
+def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult, cut_short: str | None) -> ProbeResult:
     """The client's own handshake, compared with what the accepted list predicts."""
     predicted = run.profile.negotiate(policy.selected, base.client_accepted, base.server_preference)
-    return _client_handshake(run, policy, base, predicted)
+    return _client_handshake(run, policy, base, predicted, cut_short)
 
 
-def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: str | None) -> ProbeResult:
+def _client_handshake(
+    run: _Run, policy: Policy, base: ProbeResult, predicted: str | None, cut_short: str | None = None
+) -> ProbeResult:
     """One ClientHello exactly as the modelled client sends it: the Selected suites it implements, in
     order, TLS 1.2 only, with its groups, signature algorithms and extensions. Its answer is the status;
     where the accepted list predicted otherwise, the result says so and why."""
@@ -320,7 +322,7 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
         outcome = run.offer_hello(offered, whole_flight=True)
         if isinstance(outcome, Accepted):
             run.note(f"the client's first handshake was cut ({first}); a second one went through")
-    if isinstance(outcome, Accepted) and outcome.note == CERTIFICATE_ASKED:
+    if isinstance(outcome, Accepted) and outcome.asks_certificate:
         base = replace(base, client_certificate=_client_certificate(run, outcome.code))
     if isinstance(outcome, Accepted):
         suite = catalog.by_code(outcome.code)
@@ -352,9 +354,9 @@ def _client_handshake(run: _Run, policy: Policy, base: ProbeResult, predicted: s
             "client's hello, as the real client sends it"
         )
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason, evidence=evidence)
-    if base.evidence and base.evidence.startswith("enumeration cut short"):
+    if cut_short:
         # Which suites the server accepts is not known: no finding, and no Disabled suite to recommend.
-        reason = f"the client's hello was refused ({outcome.reason}), and the {base.evidence}"
+        reason = f"the client's hello was refused ({outcome.reason}), and the enumeration was cut short: {cut_short}"
         return replace(base, status=EndpointStatus.TLS_ERROR, reason=reason)
     count = len(offered)
     reason = f"server accepts none of the {count} Selected suites {profile.title} offers ({outcome.reason})"

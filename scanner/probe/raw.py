@@ -18,8 +18,6 @@ from scanner.probe.contract import Target
 from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ReplyReader, ServerHello, client_hello
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 
-CERTIFICATE_ASKED = "the server asks for a client certificate"
-
 _MAX_ANSWER = 1 << 18
 """Bytes read before giving up on a ServerHello: one is a few hundred bytes, so this is a hostile server."""
 
@@ -91,7 +89,7 @@ def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
         if reply.version != TLS12:
             spoken = VERSIONS.get(reply.version, f"version 0x{reply.version:04x}")
             return Rejected(f"the server answered a TLS 1.2-only hello in {spoken}", Refusal.OTHER)
-        return Accepted(reply.code, CERTIFICATE_ASKED if reply.asks_certificate else None)
+        return Accepted(reply.code, asks_certificate=reply.asks_certificate)
     if isinstance(reply, Alert):
         return Rejected(str(reply), Refusal.ALERT)
     return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)
