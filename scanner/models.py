@@ -22,10 +22,53 @@ class TlsVersion(StrEnum):
 
 
 class Protocol(StrEnum):
-    """How to reach the TLS layer of an endpoint (STARTTLS kinds come later)."""
+    """How to reach the TLS layer of an endpoint: at once (implicit TLS), or after a plain-text STARTTLS
+    exchange."""
 
     HTTPS = "https"
     TLS = "tls"
+    LDAPS = "ldaps"
+    LDAP_STARTTLS = "ldap+starttls"
+    SMTPS = "smtps"
+    SMTP_STARTTLS = "smtp+starttls"
+
+    @property
+    def default_port(self) -> int | None:
+        """The port the protocol is usually served on; None where there is none (`tls`)."""
+        return _DEFAULT_PORTS.get(self)
+
+    @property
+    def starttls(self) -> bool:
+        """TLS begins after a plain-text exchange (LDAP's StartTLS operation, SMTP's STARTTLS command)."""
+        return self in (Protocol.LDAP_STARTTLS, Protocol.SMTP_STARTTLS)
+
+
+_DEFAULT_PORTS = {
+    Protocol.HTTPS: 443,
+    Protocol.LDAPS: 636,
+    Protocol.LDAP_STARTTLS: 389,
+    Protocol.SMTPS: 465,
+    Protocol.SMTP_STARTTLS: 587,
+}
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An outbound HTTP CONNECT proxy. Credentials are named, never held: `username_env` and `password_env`
+    are the environment variables that hold them, read only when a connection is made."""
+
+    host: str
+    port: int
+    username_env: str | None = None
+    password_env: str | None = None
+
+    def __str__(self) -> str:
+        return host_port(self.host, self.port)
+
+
+def host_port(host: str, port: int) -> str:
+    """`host:port`, with an IPv6 address in brackets (`[::1]:443`)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class EndpointStatus(StrEnum):
@@ -62,6 +105,10 @@ class Endpoint:
     sni: str | None = None
     ip: str | None = None
     enabled: bool = True
+    proxy: Proxy | None = None
+    """The proxy every connection to this endpoint goes through; None: direct."""
+    ca_file: str | None = None
+    """The CA certificates the server's chain is checked against; None: the system's trust store."""
 
     @property
     def server_name(self) -> str:
@@ -80,6 +127,53 @@ class Policy:
     disabled: tuple[str, ...]
     client: str = "jsse-17"
     """The TLS client the lists are for (a profile in `scanner.clients`): what it implements and sends."""
+
+
+class CertificateProblem(StrEnum):
+    """Why the client might not trust a server's certificate."""
+
+    UNTRUSTED = "untrusted"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    NAME_MISMATCH = "name_mismatch"
+    WEAK_KEY = "weak_key"
+    WEAK_SIGNATURE = "weak_signature"
+
+
+@dataclass(frozen=True)
+class CertificateIssue:
+    """One problem with a certificate: what, in words, and whether the client refuses the server for it."""
+
+    kind: CertificateProblem
+    detail: str
+    refused: bool = True
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The server's leaf certificate as the client's own handshake received it, and the verdict on its chain."""
+
+    subject: str
+    issuer: str
+    sans: tuple[str, ...]
+    key_type: str
+    """"RSA", "EC", "Ed25519", "Ed448", "DSA"."""
+    key_bits: int
+    signature: str
+    """The leaf's signature algorithm, e.g. "sha256WithRSAEncryption"."""
+    not_before: datetime
+    not_after: datetime
+    fingerprint_sha256: str
+    chain_length: int
+    """Certificates the server sent (the leaf included)."""
+    trust: str
+    """What the chain was checked against: "system" or the ca_file's path."""
+    problems: tuple[CertificateIssue, ...] = ()
+
+    @property
+    def refused(self) -> bool:
+        """The client refuses a server with this certificate."""
+        return any(p.refused for p in self.problems)
 
 
 @dataclass(frozen=True)
@@ -101,11 +195,13 @@ class ProbeResult:
     mode: ProbeMode = ProbeMode.ELIMINATION
     notes: tuple[str, ...] = ()
     evidence: str | None = None
+    """Where two probes disagreed (the client's own hello, the accepted suites), which one the status rests
+    on and why; None when they agree."""
     client_certificate: str | None = None
     """Whether the server asks the client for a certificate: "required" (it refuses a client without one),
     "optional", or "asked" (which, not known); None when it does not ask."""
-    """Where two probes disagreed (the client's own hello, the accepted suites), which one the status rests
-    on and why; None when they agree."""
+    certificate: Certificate | None = None
+    """The certificate the client's own handshake received; None when that handshake got none."""
 
     @property
     def client_accepted(self) -> tuple[str, ...]:
