@@ -12,6 +12,10 @@ from typing import Any
 
 from scanner.findings import without_tls12
 from scanner.models import (
+    AddressDisagreement,
+    Certificate,
+    CertificateIssue,
+    CertificateProblem,
     Endpoint,
     EndpointFinding,
     EndpointStatus,
@@ -19,6 +23,7 @@ from scanner.models import (
     ProbeMode,
     ProbeResult,
     Protocol,
+    Proxy,
     SuiteUsage,
     TlsVersion,
     VerifyAllReport,
@@ -62,8 +67,17 @@ def encode_finding(f: EndpointFinding) -> Document:
         "protocol": e.protocol.value,
         "sni": e.server_name,
         "ip": p.ip,
-        "configured": {"ip": e.ip, "sni": e.sni, "enabled": e.enabled},
+        "proxy": str(e.proxy) if e.proxy else None,
+        "configured": {
+            "ip": e.ip,
+            "sni": e.sni,
+            "enabled": e.enabled,
+            "proxy": encode_proxy(e.proxy),
+            "ca_file": e.ca_file,
+            "address_of": e.address_of,
+        },
         "status": p.status.value,
+        "connects": f.connects,
         "reason": p.reason,
         "tls_versions": [v.value for v in p.tls_versions],
         "accepted_tls12": list(p.accepted_tls12),
@@ -80,7 +94,68 @@ def encode_finding(f: EndpointFinding) -> Document:
         "notes": list(p.notes),
         "evidence": p.evidence,
         "client_certificate": p.client_certificate,
+        "certificate": encode_certificate(p.certificate) if p.certificate else None,
+        "certificate_warnings": list(f.certificate_warnings),
     }
+
+
+def encode_proxy(proxy: Proxy | None) -> Document | None:
+    """The proxy as configured: its host and port, and the names (never the values) of its credentials'
+    environment variables."""
+    if proxy is None:
+        return None
+    return {
+        "host": proxy.host,
+        "port": proxy.port,
+        "username_env": proxy.username_env,
+        "password_env": proxy.password_env,
+    }
+
+
+def decode_proxy(data: Document | None) -> Proxy | None:
+    if not data:
+        return None
+    return Proxy(str(data["host"]), int(data["port"]), data.get("username_env"), data.get("password_env"))
+
+
+def encode_certificate(c: Certificate) -> Document:
+    return {
+        "subject": c.subject,
+        "issuer": c.issuer,
+        "sans": list(c.sans),
+        "key_type": c.key_type,
+        "key_bits": c.key_bits,
+        "signature": c.signature,
+        "not_before": c.not_before.isoformat(),
+        "not_after": c.not_after.isoformat(),
+        "fingerprint_sha256": c.fingerprint_sha256,
+        "chain_length": c.chain_length,
+        "trust": c.trust,
+        "refused": c.refused,
+        "problems": [{"kind": i.kind.value, "detail": i.detail, "refused": i.refused} for i in c.problems],
+    }
+
+
+def decode_certificate(data: Document | None) -> Certificate | None:
+    if not data:
+        return None
+    return Certificate(
+        subject=data["subject"],
+        issuer=data["issuer"],
+        sans=tuple(data.get("sans", [])),
+        key_type=data["key_type"],
+        key_bits=int(data["key_bits"]),
+        signature=data.get("signature", ""),
+        not_before=datetime.fromisoformat(data["not_before"]),
+        not_after=datetime.fromisoformat(data["not_after"]),
+        fingerprint_sha256=data.get("fingerprint_sha256", ""),
+        chain_length=int(data.get("chain_length", 1)),
+        trust=data.get("trust", "system"),
+        problems=tuple(
+            CertificateIssue(CertificateProblem(i["kind"]), i["detail"], bool(i.get("refused", True)))
+            for i in data.get("problems", [])
+        ),
+    )
 
 
 def decode_endpoint(e: Document) -> Endpoint:
@@ -99,6 +174,9 @@ def decode_endpoint(e: Document) -> Endpoint:
         sni=configured.get("sni"),
         ip=configured.get("ip"),
         enabled=bool(configured.get("enabled", True)),
+        proxy=decode_proxy(configured.get("proxy")),
+        ca_file=configured.get("ca_file"),
+        address_of=configured.get("address_of"),
     )
 
 
@@ -119,6 +197,7 @@ def decode_probe(e: Document) -> ProbeResult:
         notes=tuple(e.get("notes", [])),
         evidence=e.get("evidence"),
         client_certificate=e.get("client_certificate"),
+        certificate=decode_certificate(e.get("certificate")),
     )
 
 
@@ -130,6 +209,7 @@ def decode_finding(e: Document) -> EndpointFinding:
         accepted_unlisted=tuple(e.get("accepted_unlisted", [])),
         advice=e.get("advice"),
         rescue=e.get("rescue_suite"),
+        certificate_warnings=tuple(e.get("certificate_warnings", [])),
     )
 
 
@@ -147,7 +227,15 @@ def encode(report: VerifyAllReport) -> Document:
         "policy_applied_at": report.period_start.isoformat() if report.period_start else None,
         "run_id": report.run_id,
         "policy": encode_policy(report.policy),
-        "summary": {"endpoints": len(report.findings), **counts},
+        "summary": {
+            "endpoints": len(report.findings),
+            "connect": sum(1 for f in report.findings if f.connects),
+            "certificate_refused": sum(
+                1 for f in report.findings if f.probe.certificate and f.probe.certificate.refused
+            ),
+            "certificate_warnings": sum(1 for f in report.findings if f.certificate_warnings),
+            **counts,
+        },
         "endpoints": [encode_finding(f) for f in report.findings],
         "suites": [
             {
@@ -164,6 +252,10 @@ def encode(report: VerifyAllReport) -> Document:
         ],
         "unused_selected": list(report.unused_selected),
         "without_tls12": [f.endpoint.id for f in without_tls12(report)],
+        "address_disagreements": [
+            {"endpoint": d.endpoint_id, "addresses": list(d.addresses), "differ": list(d.aspects)}
+            for d in report.address_disagreements
+        ],
     }
 
 
@@ -198,6 +290,10 @@ def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
         partial=bool(document.get("partial", False)),
         run_id=run_id if run_id is not None else document.get("run_id"),
         period_start=period,
+        address_disagreements=tuple(
+            AddressDisagreement(d["endpoint"], tuple(d["addresses"]), tuple(d["differ"]))
+            for d in document.get("address_disagreements", [])
+        ),
     )
 
 

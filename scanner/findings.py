@@ -4,11 +4,15 @@ which Selected suites nobody uses, and what the admin should do. Pure: no I/O, t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
-from datetime import datetime
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
 
 from scanner import catalog, clients
 from scanner.models import (
+    AddressDisagreement,
+    Certificate,
+    CertificateProblem,
     Endpoint,
     EndpointFinding,
     EndpointStatus,
@@ -19,9 +23,19 @@ from scanner.models import (
     VerifyAllReport,
 )
 
+EXPIRY_WARNING_DAYS = 30
+"""A certificate that expires within this many days is a warning."""
 
-def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointFinding:
-    """One endpoint's result read against the policy, with the fix where something is wrong."""
+
+def finding(
+    endpoint: Endpoint,
+    probe: ProbeResult,
+    policy: Policy,
+    now: datetime | None = None,
+    expiry_days: int = EXPIRY_WARNING_DAYS,
+) -> EndpointFinding:
+    """One endpoint's result read against the policy, with the fix where something is wrong; `now` is when
+    the certificate's remaining life is counted from (none: no expiry warning)."""
     required: tuple[str, ...] = ()
     unlisted: tuple[str, ...] = ()
     if probe.status is EndpointStatus.NO_COMMON_SUITE:
@@ -31,7 +45,28 @@ def finding(endpoint: Endpoint, probe: ProbeResult, policy: Policy) -> EndpointF
         required = clients.get(policy.client).implemented(s for s in probe.client_accepted if s in disabled)
         unlisted = tuple(s for s in probe.accepted_tls12 if s not in listed)
     rescue = catalog.strongest_first(required)[0] if required else None
-    return EndpointFinding(endpoint, probe, required, unlisted, _advice(probe, policy, rescue, unlisted), rescue)
+    advice = _advice(probe, policy, rescue, unlisted) or _certificate_advice(probe.certificate)
+    warnings = _expiry_warning(probe.certificate, now, expiry_days)
+    return EndpointFinding(endpoint, probe, required, unlisted, advice, rescue, warnings)
+
+
+def _certificate_advice(certificate: Certificate | None) -> str | None:
+    if certificate is None or not certificate.refused:
+        return None
+    why = "; ".join(p.detail for p in certificate.problems if p.refused)
+    fix = "Give the server a certificate the client trusts for this name"
+    if any(p.kind is CertificateProblem.UNTRUSTED for p in certificate.problems):
+        fix += ", or add its CA to the client's trust store (tlsverify: ca_file)"
+    return f"The client refuses the server's certificate ({why}). {fix}."
+
+
+def _expiry_warning(certificate: Certificate | None, now: datetime | None, days: int) -> tuple[str, ...]:
+    if certificate is None or now is None or certificate.not_after <= now:
+        return ()
+    left = certificate.not_after - now
+    if left > timedelta(days=days):
+        return ()
+    return (f"certificate expires in {left.days} day(s), on {certificate.not_after.date().isoformat()}",)
 
 
 def _advice(probe: ProbeResult, policy: Policy, rescue: str | None, unlisted: Sequence[str]) -> str | None:
@@ -96,13 +131,42 @@ def verify_all_report(
     generated_at: datetime,
     complete: bool = True,
     legacy: Collection[str] = (),
+    expiry_days: int = EXPIRY_WARNING_DAYS,
 ) -> VerifyAllReport:
     """The whole run: findings sorted by endpoint id, suite usage, and Selected suites nobody used."""
     by_id = {r.endpoint_id: r for r in results}
-    findings = tuple(finding(e, by_id[e.id], policy) for e in sorted(endpoints, key=lambda e: e.id) if e.id in by_id)
+    ordered = sorted(endpoints, key=lambda e: e.id)
+    findings = tuple(finding(e, by_id[e.id], policy, generated_at, expiry_days) for e in ordered if e.id in by_id)
     suites = suite_usage(policy, findings, legacy)
     unused = tuple(s.name for s in suites if s.list == "selected" and not s.negotiated_by)
-    return VerifyAllReport(generated_at, policy, findings, suites, unused, complete)
+    report = VerifyAllReport(generated_at, policy, findings, suites, unused, complete)
+    return replace(report, address_disagreements=address_disagreements(findings))
+
+
+def address_disagreements(findings: Sequence[EndpointFinding]) -> tuple[AddressDisagreement, ...]:
+    """Where the addresses behind one name (--all-addresses) answered differently: status, versions,
+    accepted suites, server order, negotiated suite, certificate."""
+    groups: dict[str, list[EndpointFinding]] = {}
+    for f in findings:
+        if f.endpoint.address_of is not None:
+            groups.setdefault(f.endpoint.address_of, []).append(f)
+    found = []
+    for endpoint_id, members in sorted(groups.items()):
+        aspects = [aspect for aspect, value in _ASPECTS if len({value(m.probe) for m in members}) > 1]
+        if aspects:
+            addresses = tuple(m.endpoint.ip or "" for m in members)
+            found.append(AddressDisagreement(endpoint_id, addresses, tuple(aspects)))
+    return tuple(found)
+
+
+_ASPECTS: tuple[tuple[str, Callable[[ProbeResult], object]], ...] = (
+    ("status", lambda p: p.status),
+    ("tls_versions", lambda p: p.tls_versions),
+    ("accepted_tls12", lambda p: frozenset(p.accepted_tls12)),
+    ("server_preference", lambda p: p.server_preference),
+    ("negotiated", lambda p: p.negotiated),
+    ("certificate", lambda p: p.certificate.fingerprint_sha256 if p.certificate else None),
+)
 
 
 def without_tls12(report: VerifyAllReport) -> tuple[EndpointFinding, ...]:
@@ -116,5 +180,5 @@ def without_tls12(report: VerifyAllReport) -> tuple[EndpointFinding, ...]:
 
 
 def exit_code(report: VerifyAllReport) -> int:
-    """0 when every probed endpoint is ok under the policy, 1 otherwise."""
-    return 0 if all(f.probe.status is EndpointStatus.OK for f in report.findings) else 1
+    """0 when the client connects to every probed endpoint (negotiation and certificate), 1 otherwise."""
+    return 0 if all(f.connects for f in report.findings) else 1

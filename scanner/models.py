@@ -109,6 +109,8 @@ class Endpoint:
     """The proxy every connection to this endpoint goes through; None: direct."""
     ca_file: str | None = None
     """The CA certificates the server's chain is checked against; None: the system's trust store."""
+    address_of: str | None = None
+    """With --all-addresses: the id of the endpoint this is one address of (its own id is `ID@ADDRESS`)."""
 
     @property
     def server_name(self) -> str:
@@ -221,6 +223,14 @@ class EndpointFinding:
     advice: str | None = None
     rescue: str | None = None
     """The strongest required Disabled suite: the one to move to Selected to reconnect this endpoint."""
+    certificate_warnings: tuple[str, ...] = ()
+    """What the admin should know about the certificate that does not stop the client (expiring soon)."""
+
+    @property
+    def connects(self) -> bool:
+        """The client connects: the negotiation works and the client accepts the certificate."""
+        certificate = self.probe.certificate
+        return self.probe.status is EndpointStatus.OK and not (certificate is not None and certificate.refused)
 
 
 @dataclass(frozen=True)
@@ -238,6 +248,15 @@ class SuiteUsage:
 
 
 @dataclass(frozen=True)
+class AddressDisagreement:
+    """The addresses behind one endpoint's name answered differently (`aspects`: what differed)."""
+
+    endpoint_id: str
+    addresses: tuple[str, ...]
+    aspects: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class VerifyAllReport:
     """Everything one Verify All run produced, ready for the formatters and the store."""
 
@@ -252,6 +271,7 @@ class VerifyAllReport:
     """When the usage collection period began: the time this policy was applied, if it was."""
     partial: bool = False
     """A run over some endpoints of the file only (--only): not a picture of the whole site."""
+    address_disagreements: tuple[AddressDisagreement, ...] = ()
 
 
 class Severity(StrEnum):

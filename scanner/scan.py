@@ -59,7 +59,7 @@ async def _server_address(
     if literal is not None:
         return literal, None
     name = endpoint.host.strip().rstrip(".").lower()
-    if name.endswith(".invalid"):
+    if name.endswith(".invalid") or endpoint.proxy is not None:  # behind a proxy, the proxy looks names up
         return name, None
     try:
         # In the scan's own pool, which is never waited for: a resolver that hangs cannot hold the run.
@@ -80,6 +80,29 @@ def _address(text: str) -> str | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return str(address)
+
+
+def every_address(endpoints: Sequence[Endpoint]) -> list[Endpoint]:
+    """--all-addresses: each endpoint reached by a name (no `ip`, no proxy) becomes one endpoint per A and
+    AAAA address of the name, with the id `ID@ADDRESS`; a name with one address, or none (the probe then
+    reports why), stays as it is."""
+    expanded: list[Endpoint] = []
+    for endpoint in endpoints:
+        addresses: list[str] = []
+        if endpoint.ip is None and endpoint.proxy is None and _address(endpoint.host) is None:
+            try:
+                infos = socket.getaddrinfo(endpoint.host, endpoint.port, type=socket.SOCK_STREAM)
+            except (OSError, UnicodeError):
+                infos = []
+            addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if len(addresses) < 2:
+            expanded.append(endpoint)
+            continue
+        expanded += [
+            replace(endpoint, id=f"{endpoint.id}@{address}", ip=address, address_of=endpoint.id)
+            for address in addresses
+        ]
+    return expanded
 
 
 async def scan(

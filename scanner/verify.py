@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import difflib
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ from scanner.models import ConfigError, Endpoint, Policy, ProbeResult, Problem, 
 from scanner.policy import Releases
 from scanner.probe.contract import Prober
 from scanner.report import html_report, json_report
-from scanner.scan import ScanSettings, scan
+from scanner.scan import ScanSettings, every_address, scan
 from scanner.store import Store, StoredRun, run_lock
 
 
@@ -40,6 +41,8 @@ class ProbeSettings:
     timeout_s: float = 5.0
     deadline_s: float = 120.0
     exhaustive: bool = False
+    expiry_warning_days: int = findings.EXPIRY_WARNING_DAYS
+    all_addresses: bool = False
 
     @property
     def scan(self) -> ScanSettings:
@@ -150,12 +153,21 @@ def verify_all(
     """Probe, cross-reference with the policy, store the run and write its reports, under the database's
     run lock (so a run that waited for this one cannot have its reports overwritten by ours)."""
     policy = checked.policy
+    if settings.all_addresses:
+        endpoints = every_address(endpoints)
+    check_credentials(endpoints)
     check_outputs(outputs.out, [outputs.html.name, outputs.json.name])
     with run_lock(outputs.database, on_wait), Store(outputs.database) as store:  # a bad db fails before traffic
         results, complete = probe_all(endpoints, policy, prober, settings, progress)
         now = datetime.now(UTC).replace(microsecond=0)
         report = findings.verify_all_report(
-            list(endpoints), results, policy, now, complete=complete, legacy=checked.legacy
+            list(endpoints),
+            results,
+            policy,
+            now,
+            complete=complete,
+            legacy=checked.legacy,
+            expiry_days=settings.expiry_warning_days,
         )
         applied = store.current_policy()
         if applied is not None and applied.policy == policy:
@@ -178,6 +190,19 @@ def write_reports(files: dict[Path, str]) -> None:
     except OSError as exc:
         folder = next(iter(files)).parent
         raise UsageError(f"cannot write the reports to {folder}: {exc.strerror or exc}") from None
+
+
+def check_credentials(endpoints: Sequence[Endpoint]) -> None:
+    """Before any traffic: UsageError if a proxy's credentials are named but not in the environment (its
+    variable's name only; never a value)."""
+    for endpoint in endpoints:
+        proxy = endpoint.proxy
+        for name in (proxy.username_env, proxy.password_env) if proxy else ():
+            if name and os.environ.get(name) is None:
+                raise UsageError(
+                    f"endpoint {endpoint.id}: the proxy's credentials are named in ${name}, which is not set; "
+                    "export it (or remove username_env and password_env); nothing was probed"
+                )
 
 
 def check_outputs(folder: Path, names: list[str]) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from scanner.config import ConfigError, load_endpoints, load_policy
-from scanner.models import Protocol, TlsVersion
+from scanner.models import Protocol, Proxy, TlsVersion
 from tests.conftest import ROOT
 
 
@@ -124,9 +124,71 @@ def test_duplicate_ids(tmp_path: Path) -> None:
     assert f"{path}:3:10: endpoints.1.id: duplicate id 'a'" in problems(path, load_endpoints)
 
 
-def test_starttls_not_yet(tmp_path: Path) -> None:
+def test_an_unknown_protocol_lists_the_known_ones(tmp_path: Path) -> None:
     path = write(tmp_path, "endpoints:\n  - {id: a, host: a.example.com, port: 389, protocol: ldap}\n")
-    assert "not supported yet" in problems(path, load_endpoints)
+    assert "ldap+starttls" in problems(path, load_endpoints)
+
+
+def test_ports_default_by_protocol_and_tls_needs_one(tmp_path: Path) -> None:
+    kinds = ["https", "ldaps", "ldap+starttls", "smtps", "smtp+starttls"]
+    text = "endpoints:\n" + "".join(f"  - {{id: e{i}, host: a.example, protocol: {k}}}\n" for i, k in enumerate(kinds))
+    ports = [e.port for e in load_endpoints(write(tmp_path, text))]
+    assert ports == [443, 636, 389, 465, 587]
+    bare = write(tmp_path, "endpoints:\n  - {id: a, host: a.example, protocol: tls}\n", "bare.yaml")
+    assert "bare.yaml:2:5: endpoints.0: protocol tls has no default port: add `port:`" in problems(bare, load_endpoints)
+
+
+def test_proxy_blocks_global_per_endpoint_bypass_and_command_line(tmp_path: Path) -> None:
+    text = (
+        "proxy: {url: 'http://proxy.example:3128', username_env: PROXY_USER, password_env: PROXY_PASSWORD}\n"
+        "endpoints:\n"
+        "  - {id: a, host: a.example}\n"
+        "  - {id: b, host: b.example, proxy: none}\n"
+        "  - {id: c, host: c.example, proxy: {url: 'http://[::1]:8080'}}\n"
+    )
+    path = write(tmp_path, text)
+    a, b, c = load_endpoints(path)
+    assert a.proxy == Proxy("proxy.example", 3128, "PROXY_USER", "PROXY_PASSWORD")
+    assert b.proxy is None
+    assert c.proxy == Proxy("::1", 8080) and str(c.proxy) == "[::1]:8080"
+    given = Proxy("127.0.0.1", 3129)
+    assert [e.proxy for e in load_endpoints(path, proxy=given)] == [given, None, Proxy("::1", 8080)]
+
+
+@pytest.mark.parametrize(
+    ("block", "expected"),
+    [
+        ("{url: 'http://alice:s3cret@proxy.example:3128'}", "credentials do not belong in the URL"),
+        ("{url: 'https://proxy.example:3128'}", "starts with http://"),
+        ("{url: 'http://proxy.example'}", "has no port"),
+        ("{url: 'http://proxy.example:3128', username_env: U}", "both username_env and password_env"),
+        ("{url: 'http://p.example:1', username_env: 'not a name', password_env: P}", "environment variable"),
+        ("{url: 'http://p.example:1', usrname_env: U}", "did you mean 'username_env'?"),
+        ("nope", "or `none`"),
+    ],
+)
+def test_bad_proxy_blocks_say_what_is_wrong_and_never_echo_a_password(
+    tmp_path: Path, block: str, expected: str
+) -> None:
+    path = write(tmp_path, f"endpoints:\n  - {{id: a, host: a.example, proxy: {block}}}\n")
+    said = problems(path, load_endpoints)
+    assert expected in said and "f.yaml:2:" in said
+    assert "s3cret" not in said
+
+
+def test_ca_file_is_relative_to_the_file_and_must_hold_certificates(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    (tmp_path / "junk.pem").write_text("hello\n")
+    text = (
+        "ca_file: ca.pem\nendpoints:\n  - {id: a, host: a.example}\n  - {id: b, host: b.example, ca_file: junk.pem}\n"
+    )
+    path = write(tmp_path, text)
+    said = problems(path, load_endpoints)
+    assert "f.yaml:4:" in said and "junk.pem holds no PEM certificate" in said
+    path = write(tmp_path, text.replace("junk.pem", "missing.pem"))
+    assert "cannot read" in problems(path, load_endpoints)
+    (a,) = load_endpoints(write(tmp_path, "ca_file: ca.pem\nendpoints:\n  - {id: a, host: a.example}\n"))
+    assert a.ca_file == str((tmp_path / "ca.pem").resolve())
 
 
 @pytest.mark.parametrize(

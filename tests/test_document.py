@@ -93,7 +93,7 @@ def test_impact_verify_resolves_names_again(tmp_path: Path) -> None:
         server = lab.start(ServerSpec("by-name", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"))
         endpoints = tmp_path / "endpoints.yaml"
         entry: dict[str, object] = {"id": "by-name", "host": "localhost", "port": server.port, "protocol": "tls"}
-        write_endpoints([entry], endpoints, "one endpoint, by name")
+        write_endpoints([entry], endpoints, "one endpoint, by name", lab.certificates.ca_bundle())
         out = tmp_path / "out"
         common = ["--endpoints", str(endpoints), "--policy", str(ROOT / "policy.yaml"), "--out", str(out)]
         assert main(["verify-all", *common, "--no-progress"]) == 0

@@ -35,6 +35,7 @@ def two_endpoints(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
         ],
         path,
         "durability",
+        lab.certificates.ca_bundle(),
     )
     return path
 

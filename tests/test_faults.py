@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -41,7 +42,10 @@ def one_endpoint(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
     server = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
     path = tmp_path_factory.mktemp("faults") / "endpoints.yaml"
     write_endpoints(
-        [{"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}], path, "faults"
+        [{"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}],
+        path,
+        "faults",
+        lab.certificates.ca_bundle(),
     )
     return path
 
@@ -117,6 +121,7 @@ def test_sigterm_stores_what_finished(lab: Lab, tmp_path: Path) -> None:
         ],
         endpoints,
         "sigterm",
+        lab.certificates.ca_bundle(),
     )
     out = tmp_path / "out"
     command = [sys.executable, "-m", "scanner", "verify-all", "--endpoints", str(endpoints), "--policy", POLICY]
@@ -483,7 +488,7 @@ def test_an_only_run_does_not_make_advise_drop_the_others(
         {"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": apns.port},
         {"id": "b", "host": "b.lab.tlsverify.test", "ip": "127.0.0.1", "port": scep.port},
     ]
-    write_endpoints(entries, endpoints, "site")
+    write_endpoints(entries, endpoints, "site", lab.certificates.ca_bundle())
     policy = tmp_path / "policy.yaml"
     policy.write_text(
         'release: "12.0.0.0"\ncipher_suites:\n  selected:\n    - TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384\n'
@@ -504,7 +509,10 @@ def test_an_only_run_does_not_make_advise_drop_the_others(
     assert any("a: from run 2 (over some endpoints only)" in n for n in doc["notes"])
     # An endpoint no run has probed is unknown, and impact says so with exit 1 unless told otherwise.
     write_endpoints(
-        [*entries, {"id": "c", "host": "c.lab.tlsverify.test", "ip": "127.0.0.1", "port": 9}], endpoints, "site"
+        [*entries, {"id": "c", "host": "c.lab.tlsverify.test", "ip": "127.0.0.1", "port": 9}],
+        endpoints,
+        "site",
+        lab.certificates.ca_bundle(),
     )
     assert main(["impact", "--proposed", str(advised), *common]) == 1
     assert "nothing is known of c (never probed)" in capsys.readouterr().err
@@ -606,7 +614,10 @@ def test_impact_verify_that_could_check_nothing_does_not_pass(
     with Lab() as gone:  # a server that answers the scan, then is gone when impact --verify runs
         server = gone.start(next(s for s in DEMO_SERVERS if s.id == "apns").spec)  # type: ignore[arg-type]
         write_endpoints(
-            [{"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}], endpoints, "x"
+            [{"id": "a", "host": "a.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}],
+            endpoints,
+            "x",
+            Path(shutil.copy(gone.certificates.ca_bundle(), tmp_path / "ca.pem")),  # outlives the lab
         )
         common = ["--endpoints", str(endpoints), "--policy", POLICY, "--out", str(out), "--no-progress"]
         assert main(["verify-all", *common]) == 0
@@ -635,9 +646,9 @@ def test_an_endpoint_only_an_only_run_probed_is_kept(lab: Lab, tmp_path: Path) -
         "    - TLS_RSA_WITH_AES_256_GCM_SHA384\n"
     )
     common = ["--endpoints", str(endpoints), "--policy", str(policy), "--out", str(out), "--no-progress"]
-    write_endpoints([a], endpoints, "a only")
+    write_endpoints([a], endpoints, "a only", lab.certificates.ca_bundle())
     assert main(["verify-all", *common]) == 0
-    write_endpoints([a, b], endpoints, "b added, probed on its own")
+    write_endpoints([a, b], endpoints, "b added, probed on its own", lab.certificates.ca_bundle())
     assert main(["verify-all", *common, "--only", "b"]) == 0
     advised = tmp_path / "advised.yaml"
     db = str(out / "tlsverify.sqlite")

@@ -116,6 +116,7 @@ def test_upgrade_breaks_a_3des_server_and_says_no_list_can_rescue_it(server: Gnu
         [{"id": "connector", "host": "connector.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}],
         endpoints,
         "3des",
+        server.certificates.ca_bundle() if server.certificates else None,
     )
     common = ["--endpoints", str(endpoints), "--policy", str(nine), "--out", str(tmp_path / "out"), "--no-progress"]
     assert main(["verify-all", *common]) == 0  # works today, under 9.0, through a 3DES suite

@@ -12,7 +12,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeAlias
 
-from scanner.models import ProbeResult
+from scanner.config import parse_proxy_url
+from scanner.models import ProbeResult, Proxy
 from scanner.report import text
 from scanner.verify import Outputs, ProbeSettings, Progress
 
@@ -120,6 +121,23 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
             default=[],
             help="probe only this endpoint id (repeatable)",
         )
+        parser.add_argument(
+            "--proxy",
+            type=proxy_url,
+            default=None,
+            metavar="URL",
+            help="HTTP CONNECT proxy for every endpoint without a proxy of its own (http://HOST:PORT; overrides "
+            "the file's top-level proxy); Basic-auth credentials from $TLSVERIFY_PROXY_USER and "
+            "$TLSVERIFY_PROXY_PASSWORD when both are set, never from the URL",
+        )
+        parser.add_argument(
+            "--ca-file",
+            type=Path,
+            default=None,
+            metavar="FILE",
+            help="PEM file of CA certificates that server chains are checked against (default: the system's "
+            "trust store; an endpoint's own ca_file wins)",
+        )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
     parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
     parser.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
@@ -146,8 +164,28 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
         action="store_true",
         help="use sslyze's one-handshake-per-suite scan instead of elimination",
     )
+    parser.add_argument(
+        "--expiry-warning",
+        type=bounded_int(3650),
+        default=30,
+        metavar="DAYS",
+        help="warn about certificates that expire within DAYS days (default: 30)",
+    )
+    parser.add_argument(
+        "--all-addresses",
+        action="store_true",
+        help="probe every A and AAAA address of each name, and report where they disagree",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_releases_option(parser)
+
+
+def proxy_url(value: str) -> Proxy:
+    """`--proxy URL`: an HTTP proxy; the error never repeats the URL (it may hold a password)."""
+    try:
+        return parse_proxy_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def probe_settings(args: argparse.Namespace) -> ProbeSettings:
@@ -157,6 +195,8 @@ def probe_settings(args: argparse.Namespace) -> ProbeSettings:
         timeout_s=args.timeout,
         deadline_s=args.deadline,
         exhaustive=args.exhaustive,
+        expiry_warning_days=args.expiry_warning,
+        all_addresses=args.all_addresses,
     )
 
 

@@ -144,7 +144,8 @@ def run_impact(args: argparse.Namespace) -> int:
     if args.rescan:
         check_outputs(args.out, ["impact.json", "impact.html"])
         endpoints_file = endpoints_file or Path("endpoints.yaml")
-        endpoints = select_endpoints(load_endpoints(endpoints_file), args.only, endpoints_file)
+        loaded = load_endpoints(endpoints_file, proxy=args.proxy, ca_file=args.ca_file)
+        endpoints = select_endpoints(loaded, args.only, endpoints_file)
         run_verify_all(args, endpoints, checked)
         print()
     stored = _latest_scan(outputs(args).database)
@@ -153,7 +154,8 @@ def run_impact(args: argparse.Namespace) -> int:
     scanned: list[tuple[Endpoint, ProbeResult | None]] = list(scanned_now)
     if endpoints_file is not None:
         known = {e.id for e, _ in scanned}
-        scanned += [(e, None) for e in load_endpoints(endpoints_file) if e.enabled and e.id not in known]
+        extra = load_endpoints(endpoints_file, proxy=args.proxy, ca_file=args.ca_file)
+        scanned += [(e, None) for e in extra if e.enabled and e.id not in known]
     if args.only:
         ids = {e.id for e, _ in scanned}
         wrong = [i for i in args.only if i not in ids]

@@ -68,7 +68,8 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
 
 
 def verify_all_command(args: argparse.Namespace) -> int:
-    endpoints = select_endpoints(load_endpoints(args.endpoints), args.only, args.endpoints)
+    loaded = load_endpoints(args.endpoints, proxy=args.proxy, ca_file=args.ca_file)
+    endpoints = select_endpoints(loaded, args.only, args.endpoints)
     return run_verify_all(args, endpoints, checked_policy(args))
 
 

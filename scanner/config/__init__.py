@@ -3,7 +3,7 @@ and the comment-keeping policy writer. Every problem is a ConfigError naming the
 the field, what was wrong and how to fix it; callers turn it into exit code 2.
 """
 
-from scanner.config.endpoints import load_endpoints, write_endpoints
+from scanner.config.endpoints import PROXY_CREDENTIAL_VARIABLES, load_endpoints, parse_proxy_url, write_endpoints
 from scanner.config.policy_files import (
     RELEASES_ENV,
     check_policy_file,
@@ -18,12 +18,14 @@ from scanner.models import ConfigError
 
 __all__ = [
     "MAX_FILE_BYTES",
+    "PROXY_CREDENTIAL_VARIABLES",
     "RELEASES_ENV",
     "ConfigError",
     "check_policy_file",
     "load_endpoints",
     "load_policy",
     "load_releases",
+    "parse_proxy_url",
     "policy_yaml",
     "read_policy_document",
     "read_release",

@@ -8,16 +8,66 @@ import ipaddress
 import re
 from pathlib import Path
 from typing import Literal, TypeVar
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml.nodes import Node
 
 from scanner.config.source import locate, read_yaml
-from scanner.models import ConfigError, Problem
+from scanner.models import ConfigError, Problem, Protocol
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+def proxy_address(url: str) -> tuple[str, int]:
+    """The host and port of an HTTP proxy URL (`http://host:port`); ValueError saying what is wrong. The
+    message never repeats the URL: it may hold a password."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        raise ValueError("not a proxy URL; write http://HOST:PORT") from None
+    if parts.scheme != "http":
+        raise ValueError("a proxy URL starts with http:// (the client speaks HTTP CONNECT to its proxy)")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "credentials do not belong in the URL: name the environment variables that hold them in "
+            "username_env and password_env"
+        )
+    if not parts.hostname:
+        raise ValueError("the proxy URL has no host; write http://HOST:PORT")
+    if port is None:
+        raise ValueError("the proxy URL has no port; write http://HOST:PORT, e.g. http://proxy.example:3128")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError("a proxy URL is http://HOST:PORT, with no path")
+    _check_host_name(parts.hostname)
+    return parts.hostname, port
+
+
+class ProxyModel(Strict):
+    url: str
+    username_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        proxy_address(value)
+        return value
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ProxyModel:
+        if (self.username_env is None) != (self.password_env is None):
+            raise ValueError("name both username_env and password_env, or neither")
+        return self
+
+
+PROXY_KEYS = list(ProxyModel.model_fields)
 
 
 class EndpointModel(Strict):
@@ -25,11 +75,29 @@ class EndpointModel(Strict):
     name: str | None = None
     category: str = "other"
     host: str = Field(min_length=1, max_length=253)
-    port: int = Field(ge=1, le=65535)
-    protocol: Literal["https", "tls"] = "https"
+    port: int | None = Field(default=None, ge=1, le=65535)
+    protocol: Literal["https", "tls", "ldaps", "ldap+starttls", "smtps", "smtp+starttls"] = "https"
     sni: str | None = None
     ip: str | None = None
     enabled: bool = True
+    proxy: ProxyModel | None = None
+    """`proxy: none` reads as a ProxyModel with an empty url: this endpoint bypasses the file's proxy."""
+    ca_file: str | None = Field(default=None, min_length=1)
+
+    @field_validator("proxy", mode="before")
+    @classmethod
+    def _bypass(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.strip().lower() != "none":
+                raise ValueError("expected a proxy block (url:, username_env:, password_env:) or `none`")
+            return ProxyModel.model_construct(url="")
+        return value
+
+    @model_validator(mode="after")
+    def _port_or_default(self) -> EndpointModel:
+        if self.port is None and Protocol(self.protocol).default_port is None:
+            raise ValueError(f"protocol {self.protocol} has no default port: add `port:`")
+        return self
 
     @field_validator("host", "sni")
     @classmethod
@@ -53,7 +121,7 @@ class EndpointModel(Strict):
     @field_validator("port", mode="before")
     @classmethod
     def _port_is_int(cls, value: object) -> object:
-        if isinstance(value, bool) or not isinstance(value, int):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
             raise ValueError("must be a whole number from 1 to 65535")
         return value
 
@@ -79,6 +147,8 @@ def _check_host_name(value: str) -> None:
 
 
 class EndpointsFile(Strict):
+    proxy: ProxyModel | None = None
+    ca_file: str | None = Field(default=None, min_length=1)
     endpoints: list[EndpointModel] = Field(min_length=1)
 
 
@@ -146,9 +216,9 @@ def _problems(path: Path, node: Node | None, error: ValidationError, known: list
         line, column = locate(node, loc, key=item["type"] == "extra_forbidden")
         dotted = ".".join(str(p) for p in loc)
         hint = _HINTS.get(item["type"], "")
-        message = item["msg"]
+        message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            known = known if len(loc) > 1 else top
+            known = PROXY_KEYS if "proxy" in loc[:-1] else known if len(loc) > 1 else top
             close = difflib.get_close_matches(str(loc[-1]), known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(known)}"
             message = "unknown key"
@@ -158,7 +228,9 @@ def _problems(path: Path, node: Node | None, error: ValidationError, known: list
         elif item["type"] in ("dict_type", "model_type"):
             message = "expected a mapping of keys to values here"
         elif item["type"] == "literal_error" and loc and loc[-1] == "protocol":
-            hint = "use https or tls; STARTTLS kinds (ldap, smtp) are not supported yet"
+            hint = "use https, tls, ldaps, ldap+starttls, smtps or smtp+starttls"
+        elif item["type"] == "string_pattern_mismatch" and loc and str(loc[-1]).endswith("_env"):
+            hint = "the name of an environment variable (letters, digits and _), never the secret itself"
         problems.append(Problem(str(path), line, column, dotted, message, hint))
     return problems
 

@@ -130,6 +130,7 @@ def start_lab(
                 "ip": LOOPBACK,
                 "port": port,
                 "protocol": "tls",
+                "ca_file": str(lab.certificates.ca_bundle()),  # the lab's own CAs: the client trusts them
             }
         )
     return entries

@@ -5,19 +5,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol as Interface
 
-from scanner.models import Endpoint, Policy, ProbeResult
+from scanner.models import Endpoint, Policy, ProbeResult, Protocol, Proxy, host_port
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where and how to connect: the address to dial, the port and the SNI name."""
+    """Where and how to connect: the address to dial (behind a proxy, the host or address the proxy is asked
+    to connect to), the port, the SNI name, and the way to the TLS layer (the protocol's STARTTLS exchange,
+    the proxy)."""
 
     ip: str
     port: int
     server_name: str
     timeout_s: float
+    protocol: Protocol = Protocol.TLS
+    proxy: Proxy | None = None
+
+    @property
+    def address(self) -> str:
+        """`ip:port` (`[ip]:port` for IPv6), as messages show it."""
+        return host_port(self.ip, self.port)
 
     @property
     def connection_limit_s(self) -> float:
@@ -35,7 +44,7 @@ Gate = Callable[[], float | None]
 endpoint's deadline (None: no deadline); raises DeadlineExceeded when none are left."""
 
 
-class Prober(Protocol):
+class Prober(Interface):
     """What the scanner needs from a prober; a fake one implements this in orchestration tests."""
 
     def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult: ...

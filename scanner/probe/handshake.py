@@ -10,29 +10,30 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from enum import StrEnum
 from functools import cache
-from typing import cast
+from typing import Any, cast
 
 from nassl import _nassl
 from nassl.legacy_ssl_client import LegacySslClient
 from nassl.ssl_client import BaseSslClient, ClientCertificateRequested, OpenSslVersionEnum, SslClient
+from sslyze.connection_helpers.opportunistic_tls_helpers import ProtocolWithOpportunisticTlsEnum
 from sslyze.connection_helpers.tls_connection import SslConnection
 from sslyze.errors import (
     ConnectionToServerFailed,
-    ConnectionToServerTimedOut,
-    ServerRejectedConnection,
     ServerRejectedTlsHandshake,
     ServerTlsConfigurationNotSupported,
     TlsHandshakeTimedOut,
 )
 from sslyze.server_connectivity import TlsVersionEnum
-from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
+from sslyze.server_setting import HttpProxySettings, ServerNetworkConfiguration, ServerNetworkLocation
 
 from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
+from scanner.probe.channel import SSLYZE_STARTTLS, ChannelFailed, open_channel, proxy_credentials
 from scanner.probe.contract import Target
 from scanner.probe.hello import sni_name
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
@@ -98,16 +99,39 @@ def legacy_only_codes() -> tuple[int, ...]:
 
 
 def sslyze_settings(target: Target) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
-    """The target as sslyze describes it: dial `ip`, send the server name as SNI the way a client does
-    (IDNA, no trailing dot; for an address none, which `handshake` turns off), no retries."""
+    """The target as sslyze describes it: dial `ip` (or have the proxy connect to it), send the server name as
+    SNI the way a client does (IDNA, no trailing dot; for an address none, which `handshake` turns off), the
+    protocol's STARTTLS exchange, no retries. `handshake` reaches the server through our own channel; sslyze's
+    own scan (`exhaustive.py`) uses these settings as they are."""
     name = sni_name(target.server_name) or target.ip
-    location = ServerNetworkLocation(hostname=name, port=target.port, ip_address=target.ip)
+    if target.proxy is None:
+        location = ServerNetworkLocation(hostname=name, port=target.port, ip_address=target.ip)
+    else:
+        credentials = proxy_credentials(target.proxy)
+        proxy = HttpProxySettings(target.proxy.host, target.proxy.port, *(credentials or (None, None)))
+        location = ServerNetworkLocation(hostname=target.ip, port=target.port, http_proxy_settings=proxy)
+    starttls = SSLYZE_STARTTLS.get(target.protocol)
     network = ServerNetworkConfiguration(
         tls_server_name_indication=name,
+        tls_opportunistic_encryption=starttls,
+        smtp_ehlo_hostname=socket.gethostname() if starttls is ProtocolWithOpportunisticTlsEnum.SMTP else None,
         network_timeout=cast(int, target.timeout_s),  # a float works: it goes to socket.settimeout
         network_max_retries=1,
     )
     return location, network
+
+
+class _Connection(SslConnection):
+    """sslyze's connection, reaching the server's TLS layer the way the client does (our channel: the proxy's
+    tunnel, the protocol's STARTTLS exchange) before nassl's handshake."""
+
+    def __init__(self, target: Target, deadline: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._target = target
+        self._deadline = deadline
+
+    def _do_pre_handshake(self) -> None:
+        self.ssl_client.set_underlying_socket(open_channel(self._target, self._deadline))
 
 
 class _Watchdog:
@@ -165,7 +189,9 @@ def handshake(
         target = replace(target, timeout_s=max(limit, 0.05))
     location, network = sslyze_settings(target)
     try:
-        connection = SslConnection(
+        connection = _Connection(
+            target,
+            time.monotonic() + limit,
             server_location=location,
             network_configuration=network,
             tls_version=_SSLYZE_VERSIONS[version],
@@ -194,6 +220,8 @@ def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Targe
     try:
         connection.connect(should_retry_connection=False)
         return _accepted(ssl_client)
+    except ChannelFailed as exc:
+        return exc.outcome
     except ClientCertificateRequested:
         return _accepted(ssl_client, note="server asks for a client certificate")
     except ServerTlsConfigurationNotSupported as exc:
@@ -210,17 +238,8 @@ def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Targe
                 f"the server picked {cipher} in its ServerHello, then stopped answering for {target.timeout_s:.3g} s",
             )
         return Unreachable(EndpointStatus.TIMEOUT, f"no answer to the ClientHello within {target.timeout_s:.3g} s")
-    except ConnectionToServerTimedOut:
-        return Unreachable(
-            EndpointStatus.TIMEOUT,
-            f"TCP connection to {target.ip}:{target.port} timed out after {target.timeout_s:.3g} s",
-        )
-    except ServerRejectedConnection:
-        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
-    except ConnectionToServerFailed as exc:
-        return Unreachable(
-            EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc.error_message}"
-        )
+    except ConnectionToServerFailed as exc:  # our channel classifies its own failures: a safety net
+        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.address} failed: {exc.error_message}")
     except TimeoutError:
         return Unreachable(EndpointStatus.TIMEOUT, f"server stopped answering within {target.timeout_s:.3g} s")
     except _nassl.OpenSSLError as exc:

@@ -110,6 +110,8 @@ class ServerHello:
     code: int
     asks_certificate: bool = False
     """A CertificateRequest followed in the server's first flight (read only when asked for)."""
+    certificates: tuple[bytes, ...] = ()
+    """The DER certificates of the server's Certificate message, leaf first (read only when asked for)."""
 
 
 @dataclass(frozen=True)
@@ -201,18 +203,36 @@ class ReplyReader:
         return self._rest_of_flight()
 
     def _rest_of_flight(self) -> Reply | None:
-        """Walk the messages after the ServerHello: a CertificateRequest (13) noted, ServerHelloDone (14) ends."""
+        """Walk the messages after the ServerHello: the Certificate (11) kept, a CertificateRequest (13)
+        noted, ServerHelloDone (14) ends."""
         assert self.hello is not None
         while len(self._handshake) >= 4:
             kind, size = self._handshake[0], int.from_bytes(self._handshake[1:4], "big")
             if len(self._handshake) < 4 + size:
                 return None
-            self._handshake = self._handshake[4 + size :]
-            if kind == 13:
+            body, self._handshake = self._handshake[4 : 4 + size], self._handshake[4 + size :]
+            if kind == 11:
+                self.hello = replace(self.hello, certificates=_certificates(body))
+            elif kind == 13:
                 self.hello = replace(self.hello, asks_certificate=True)
             elif kind == 14:
                 return self.hello
         return None
+
+
+def _certificates(body: bytes) -> tuple[bytes, ...]:
+    """The DER certificates of a TLS 1.2 Certificate message body (RFC 5246, 7.4.2); what does not parse is
+    left out (the certificate check then says the chain is incomplete)."""
+    found: list[bytes] = []
+    total = int.from_bytes(body[0:3], "big")
+    pos, end = 3, min(3 + total, len(body))
+    while pos + 3 <= end:
+        size = int.from_bytes(body[pos : pos + 3], "big")
+        if pos + 3 + size > end:
+            break
+        found.append(bytes(body[pos + 3 : pos + 3 + size]))
+        pos += 3 + size
+    return tuple(found)
 
 
 def read_reply(data: bytes) -> Reply | None:

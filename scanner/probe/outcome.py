@@ -35,6 +35,8 @@ class Accepted:
     note: str | None = None
     asks_certificate: bool = False
     """The server's first flight held a CertificateRequest (known only when the whole flight was read)."""
+    certificates: tuple[bytes, ...] = ()
+    """The server's certificate chain (DER, leaf first), when the whole flight was read."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,9 @@ class Unreachable:
 
     status: EndpointStatus
     reason: str
+    tls_suspected: bool = False
+    """A STARTTLS exchange got no answer in its protocol at all (silence, or a close): what a TLS server on
+    a STARTTLS port does, waiting for a ClientHello."""
 
 
 Outcome = Accepted | Rejected | Unreachable

@@ -10,13 +10,24 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import cache
 
 from scanner import catalog, clients
 from scanner.clients import ClientProfile
-from scanner.models import Endpoint, EndpointStatus, Policy, ProbeMode, ProbeResult, TlsVersion
+from scanner.models import (
+    Certificate,
+    Endpoint,
+    EndpointStatus,
+    Policy,
+    ProbeMode,
+    ProbeResult,
+    Protocol,
+    TlsVersion,
+)
+from scanner.probe.certificate import inspect as inspect_certificate
 from scanner.probe.contract import DeadlineExceeded, Gate, Target
 from scanner.probe.elimination import (
     Elimination,
@@ -40,6 +51,7 @@ class _Run:
     target: Target
     gate: Gate
     profile: ClientProfile
+    ca_file: str | None = None
     connections: int = 0
     notes: list[str] = field(default_factory=list)
     own_hellos: HelloBudget = field(default_factory=HelloBudget)
@@ -83,7 +95,7 @@ class _Enumeration:
 
 
 def _target(endpoint: Endpoint, ip: str, timeout_s: float) -> Target:
-    return Target(ip, endpoint.port, endpoint.server_name, timeout_s)
+    return Target(ip, endpoint.port, endpoint.server_name, timeout_s, endpoint.protocol, endpoint.proxy)
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,8 @@ class SslyzeProber:
 
     timeout_s: float = 5.0
     exhaustive: bool = False
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """What "now" is for the certificate's validity dates."""
 
     def probe(self, endpoint: Endpoint, policy: Policy, gate: Gate) -> ProbeResult:
         started = time.monotonic()
@@ -105,7 +119,7 @@ class SslyzeProber:
         except (UnicodeError, ValueError) as exc:
             reason = f"{endpoint.host!r} is not a valid host name: {exc}"
             return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, reason, mode=mode)
-        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client))
+        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client), endpoint.ca_file)
         try:
             result = self._probe(endpoint, policy, run, mode)
         except DeadlineExceeded as exc:
@@ -126,10 +140,10 @@ class SslyzeProber:
             ip = _resolve(endpoint)
         except (socket.gaierror, UnicodeError, ValueError) as exc:
             return ProbeResult(endpoint.id, EndpointStatus.DNS_ERROR, f"cannot resolve {endpoint.host}: {exc}")
-        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client))
+        run = _Run(_target(endpoint, ip, self.timeout_s), gate, clients.get(policy.client), endpoint.ca_file)
         base = ProbeResult(endpoint.id, EndpointStatus.OK, ip=ip)
         try:
-            result = _client_handshake(run, policy, base, predicted=None)
+            result = _client_handshake(run, policy, base, predicted=None, now=self.clock())
         except DeadlineExceeded as exc:
             result = replace(base, status=EndpointStatus.TIMEOUT, reason=str(exc))
         return replace(result, connections=run.connections, notes=tuple(run.notes))
@@ -138,7 +152,8 @@ class SslyzeProber:
         found = _enumerate_exhaustive(run) if self.exhaustive else _enumerate(run)
         ip = run.target.ip
         if found.unreachable is not None:
-            return ProbeResult(endpoint.id, found.unreachable.status, found.unreachable.reason, ip=ip, mode=mode)
+            status, reason = _unreachable(run, found.unreachable)
+            return ProbeResult(endpoint.id, status, reason, ip=ip, mode=mode)
         versions = [v for v in _OTHER_VERSIONS if _speaks(run, v)]
         if found.picks:
             versions.append(TlsVersion.TLSV1_2)
@@ -163,7 +178,8 @@ class SslyzeProber:
                 spoken = ", ".join(versions)
                 return replace(base, status=EndpointStatus.NO_TLS12, reason=f"server does not speak TLS 1.2 ({spoken})")
             return replace(base, status=EndpointStatus.TLS_ERROR, reason=_no_tls_reason(run))
-        return _policy_handshake(run, policy, base, found.cut_short)
+        predicted = run.profile.negotiate(policy.selected, base.client_accepted, base.server_preference)
+        return _client_handshake(run, policy, base, predicted, self.clock(), found.cut_short)
 
 
 def _enumerate(run: _Run) -> _Enumeration:
@@ -252,10 +268,20 @@ def _no_tls_reason(run: _Run) -> str:
     """Why no handshake worked, in words an admin can act on, with the first error as the evidence."""
     first = run.notes[0] if run.notes else "no answer recorded"
     if run.refusals & {Refusal.NOT_TLS}:
-        return f"the server does not answer in TLS: plain HTTP or another protocol on this port? ({first})"
+        return f"the server does not answer in TLS: {_PLAIN_TEXT_HINTS[run.target.protocol]} ({first})"
     if run.refusals and run.refusals <= {Refusal.CLOSED, Refusal.RESET}:
         return f"the server closes or resets every TLS handshake, whatever version and suites are offered ({first})"
     return f"no TLS handshake succeeded with any version ({first})"
+
+
+_PLAIN_TEXT_HINTS = {
+    Protocol.HTTPS: "plain HTTP or another protocol on this port?",
+    Protocol.TLS: "plain HTTP or another protocol on this port?",
+    Protocol.SMTPS: "a plain-text SMTP server on an implicit-TLS port? (STARTTLS: use protocol smtp+starttls)",
+    Protocol.LDAPS: "a plain-text LDAP server on an implicit-TLS port? (StartTLS: use protocol ldap+starttls)",
+    Protocol.SMTP_STARTTLS: "after STARTTLS was accepted",
+    Protocol.LDAP_STARTTLS: "after StartTLS was accepted",
+}
 
 
 def _keep_notes(run: _Run, elimination: Elimination, who: str) -> None:
@@ -297,18 +323,13 @@ def _speaks(run: _Run, version: TlsVersion) -> bool:
     return isinstance(outcome, Accepted)
 
 
-def _policy_handshake(run: _Run, policy: Policy, base: ProbeResult, cut_short: str | None) -> ProbeResult:
-    """The client's own handshake, compared with what the accepted list predicts."""
-    predicted = run.profile.negotiate(policy.selected, base.client_accepted, base.server_preference)
-    return _client_handshake(run, policy, base, predicted, cut_short)
-
-
 def _client_handshake(
-    run: _Run, policy: Policy, base: ProbeResult, predicted: str | None, cut_short: str | None = None
+    run: _Run, policy: Policy, base: ProbeResult, predicted: str | None, now: datetime, cut_short: str | None = None
 ) -> ProbeResult:
     """One ClientHello exactly as the modelled client sends it: the Selected suites it implements, in
     order, TLS 1.2 only, with its groups, signature algorithms and extensions. Its answer is the status;
-    where the accepted list predicted otherwise, the result says so and why."""
+    where the accepted list predicted otherwise, the result says so and why. The certificate chain it
+    receives is the one the client would judge (the server's choice may depend on the suite and the name)."""
     profile = run.profile
     offered, missing = profile.offer(policy.selected)
     for name in missing:
@@ -324,6 +345,8 @@ def _client_handshake(
             run.note(f"the client's first handshake was cut ({first}); a second one went through")
     if isinstance(outcome, Accepted) and outcome.asks_certificate:
         base = replace(base, client_certificate=_client_certificate(run, outcome.code))
+    if isinstance(outcome, Accepted) and outcome.certificates:
+        base = replace(base, certificate=_certificate(run, outcome.certificates, now))
     if isinstance(outcome, Accepted):
         suite = catalog.by_code(outcome.code)
         name = suite.name if suite else f"0x{outcome.code:04X}"
@@ -363,6 +386,36 @@ def _client_handshake(
     return replace(base, status=EndpointStatus.NO_COMMON_SUITE, reason=reason)
 
 
+def _certificate(run: _Run, chain: tuple[bytes, ...], now: datetime) -> Certificate | None:
+    """The chain judged as the client judges it; None, with a note, when it cannot be read."""
+    try:
+        return inspect_certificate(chain, run.target.server_name, run.ca_file, now)
+    except ValueError as exc:
+        run.note(f"the server's certificate could not be checked: {exc}")
+        return None
+
+
+def _unreachable(run: _Run, failure: Unreachable) -> tuple[EndpointStatus, str]:
+    """The status and reason of an endpoint no TLS conversation was possible with. A STARTTLS exchange that
+    got no answer in its protocol is asked once more, with a ClientHello sent at once: a TLS server on a
+    STARTTLS port answers it."""
+    if not (failure.tls_suspected and run.target.protocol.starttls):
+        return failure.status, failure.reason
+    remaining = run.gate()
+    run.connections += 1
+    implicit = replace(run.target, protocol=Protocol.TLS)
+    limit = min(remaining or implicit.connection_limit_s, implicit.connection_limit_s)
+    answer = hello_handshake(implicit, run.profile, _profile_codes(run.profile), limit_s=limit)
+    if isinstance(answer, Accepted) or (isinstance(answer, Rejected) and answer.kind is Refusal.ALERT):
+        use = "smtps" if run.target.protocol is Protocol.SMTP_STARTTLS else "ldaps"
+        reason = (
+            f"a TLS server on a STARTTLS port: {failure.reason}, and it answers a ClientHello sent at once "
+            f"(implicit TLS: use protocol {use})"
+        )
+        return EndpointStatus.TLS_ERROR, reason
+    return failure.status, failure.reason
+
+
 def _client_certificate(run: _Run, code: int) -> str:
     """Whether a server that asks for a client certificate refuses a client without one: one full
     handshake by OpenSSL, which answers with no certificate (where it can offer the suite)."""
@@ -395,9 +448,12 @@ def _iana_names(codes: Sequence[int]) -> list[str]:
 
 
 def _resolve(endpoint: Endpoint) -> str:
-    """The address to dial: the configured `ip`, a literal address, or a lookup (IPv4 preferred)."""
+    """The address to dial: the configured `ip`, a literal address, or a lookup (IPv4 preferred). Behind a
+    proxy, the name itself: the proxy looks it up, as it does for the client."""
     if endpoint.ip:
         return endpoint.ip
+    if endpoint.proxy is not None:
+        return endpoint.host.rstrip(".")
     try:
         return str(ipaddress.ip_address(endpoint.host))
     except ValueError:

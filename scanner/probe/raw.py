@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from scanner.clients import ClientProfile
 from scanner.models import EndpointStatus
+from scanner.probe.channel import ChannelFailed, open_channel
 from scanner.probe.contract import Target
 from scanner.probe.hello import TLS12, VERSIONS, Alert, NotTls, ReplyReader, ServerHello, client_hello
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
@@ -33,16 +34,9 @@ def hello_handshake(
         return Unreachable(EndpointStatus.DNS_ERROR, f"{target.server_name!r} cannot be sent as an SNI name: {exc}")
     deadline = time.monotonic() + limit_s
     try:
-        sock = socket.create_connection((target.ip, target.port), timeout=min(target.timeout_s, limit_s))
-    except ConnectionRefusedError:
-        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} refused")
-    except TimeoutError:
-        return Unreachable(
-            EndpointStatus.TIMEOUT,
-            f"TCP connection to {target.ip}:{target.port} timed out after {min(target.timeout_s, limit_s):.3g} s",
-        )
-    except OSError as exc:
-        return Unreachable(EndpointStatus.UNREACHABLE, f"connection to {target.ip}:{target.port} failed: {exc}")
+        sock = open_channel(target, deadline)
+    except ChannelFailed as exc:
+        return exc.outcome
     with contextlib.closing(sock):
         return _exchange(sock, hello, target, deadline, ReplyReader(whole_flight))
 
@@ -89,7 +83,7 @@ def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
         if reply.version != TLS12:
             spoken = VERSIONS.get(reply.version, f"version 0x{reply.version:04x}")
             return Rejected(f"the server answered a TLS 1.2-only hello in {spoken}", Refusal.OTHER)
-        return Accepted(reply.code, asks_certificate=reply.asks_certificate)
+        return Accepted(reply.code, asks_certificate=reply.asks_certificate, certificates=reply.certificates)
     if isinstance(reply, Alert):
         return Rejected(str(reply), Refusal.ALERT)
     return Rejected(f"the server does not answer in TLS: {reply.detail}", Refusal.NOT_TLS)

@@ -84,7 +84,10 @@ def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
 
 
 def _endpoint_row(f: EndpointFinding, fields: dict[str, Any]) -> dict[str, Any]:
-    return {"address": address(f), "label": _STATUS_LABEL[f.probe.status], **fields}
+    label = _STATUS_LABEL[f.probe.status]
+    if f.probe.status is EndpointStatus.OK and not f.connects:
+        label = "Certificate refused"
+    return {"address": address(f), "label": label, **fields}
 
 
 def render(report: VerifyAllReport) -> str:
@@ -103,6 +106,7 @@ def render(report: VerifyAllReport) -> str:
         required=_required(report),
         unused=[jsse(n) for n in report.unused_selected],
         no_tls12=[r for r in rows if r["id"] in without],
-        failing=[r for r in rows if r["status"] != EndpointStatus.OK.value],
+        failing=[r for r in rows if not r["connects"]],
+        expiring=[r for r in rows if r["certificate_warnings"]],
         endpoints=rows,
     )

@@ -18,9 +18,16 @@ def summary(report: VerifyAllReport) -> str:
     width = max((len(f.endpoint.id) for f in report.findings), default=10)
     for f in report.findings:
         p = f.probe
-        mark = "ok " if p.status is EndpointStatus.OK else "!! "
+        mark = "ok " if f.connects else "!! "
         detail = jsse(p.negotiated) if p.negotiated else (p.reason or "")
-        lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}")
+        via = f"  (via proxy {f.endpoint.proxy})" if f.endpoint.proxy else ""
+        lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}{via}")
+        if p.certificate is not None:
+            for issue in p.certificate.problems:
+                verdict = "certificate refused" if issue.refused else "certificate warning"
+                lines.append(f"   {'':<{width}}  {verdict}: {issue.detail}")
+        for warning in f.certificate_warnings:
+            lines.append(f"   {'':<{width}}  warning: {warning}")
         if p.evidence:
             lines.append(f"   {'':<{width}}  evidence: {p.evidence}")
         if p.client_certificate:
@@ -30,13 +37,22 @@ def summary(report: VerifyAllReport) -> str:
         if f.accepted_unlisted and not f.required_disabled:
             names = ", ".join(jsse(n) for n in f.accepted_unlisted)
             lines.append(f"   {'':<{width}}  accepts only suites in neither list: {names}")
-    ok = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK)
+    ok = sum(1 for f in report.findings if f.connects)
+    refused = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK and not f.connects)
+    expiring = sum(1 for f in report.findings if f.certificate_warnings)
     required = [s for s in report.suites if s.required_by]
     lines.append("")
+    certificates = f" ({refused} negotiate but the client refuses the certificate)" if refused else ""
     lines.append(
-        f"{ok}/{len(report.findings)} endpoints connect under the policy; "
+        f"{ok}/{len(report.findings)} endpoints connect under the policy{certificates}; "
         f"{len(required)} Disabled suites required; {len(report.unused_selected)} Selected suites unused."
     )
+    if expiring:
+        lines.append(f"Warning: {expiring} certificate(s) expire soon (see above).")
+    for d in report.address_disagreements:
+        lines.append(
+            f"Addresses disagree behind {d.endpoint_id} ({', '.join(d.addresses)}): {', '.join(d.aspects)} differ."
+        )
     if not report.complete:
         lines.append("The run was interrupted: the results above are incomplete.")
     return "\n".join(lines)

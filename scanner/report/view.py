@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from scanner import catalog
-from scanner.models import EndpointFinding
+from scanner.models import EndpointFinding, host_port
 
 
 def address(f: EndpointFinding) -> str:
-    """host/ip:port, as the vendor's hover text shows an endpoint."""
+    """host/ip:port, as the vendor's hover text shows an endpoint (`[ip]:port` for IPv6); behind a proxy
+    the probe dials no address of the server's, so host:port."""
     ip = f.probe.ip or f.endpoint.ip
-    return f"{f.endpoint.host}/{ip}:{f.endpoint.port}" if ip else f"{f.endpoint.host}:{f.endpoint.port}"
+    if ip and ip != f.endpoint.host and f.endpoint.proxy is None:
+        return f"{f.endpoint.host}/{host_port(ip, f.endpoint.port)}"
+    return host_port(f.endpoint.host, f.endpoint.port)
 
 
 def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
