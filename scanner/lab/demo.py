@@ -6,7 +6,9 @@
 | apple-dep | Apple Device Enrollment | ECDHE-RSA GCM, enforces its own order (AES-128 first) | ok, server's pick |
 | gateway | MobileIron Gateway | ECDHE and TLS_RSA suites, client's order | ok |
 | scep | SCEP server | TLS_RSA_* only | no common suite: needs Disabled TLS_RSA_* |
-| smtps | SMTPS relay | ECDHE CBC-SHA1 and RSA, enforces its own order | no common suite: needs Disabled CBC-SHA1 |
+| smtps | SMTPS relay (aiosmtpd) | ECDHE CBC-SHA1 and RSA, its own order | no common suite: needs Disabled CBC-SHA1 |
+| smtp | SMTP relay (aiosmtpd, STARTTLS on the plain port) | ECDHE-RSA GCM | ok |
+| ldap | LDAP directory (stock slapd, StartTLS; where slapd is installed) | GnuTLS's defaults | ok |
 | ldaps | LDAP directory | TLS 1.0 and 1.1 only | no TLS 1.2 |
 | sentry | Standalone Sentry | closed port | unreachable |
 | connector | Connector | 3DES only (gnutls-serv, where installed) | no common suite: only suites 10.2 removed |
@@ -17,8 +19,11 @@ from __future__ import annotations
 import ssl
 from dataclasses import dataclass
 
+from scanner.lab import slapd
 from scanner.lab.gnutls import PRIORITY_3DES, GnutlsServer, unavailable_reason
 from scanner.lab.servers import LOOPBACK, Lab, ServerSpec, closed_port
+from scanner.lab.slapd import SlapdServer
+from scanner.lab.smtp import SmtpServer
 
 _GCM_ECDSA = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305"
 _GCM_RSA = "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-CHACHA20-POLY1305"
@@ -37,6 +42,8 @@ class DemoServer:
     category: str
     spec: ServerSpec | None
     gnutls_priority: str | None = None
+    protocol: str = "tls"
+    """How the client reaches it: `tls`, `smtps` and `smtp+starttls` (aiosmtpd), `ldap+starttls` (slapd)."""
 
 
 DEMO_SERVERS: tuple[DemoServer, ...] = (
@@ -73,7 +80,12 @@ DEMO_SERVERS: tuple[DemoServer, ...] = (
         "SMTPS relay stand-in",
         "SMTPS",
         ServerSpec("smtps", "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES256-SHA:AES128-SHA", server_preference=True),
+        protocol="smtps",
     ),
+    DemoServer(
+        "smtp", "SMTP relay stand-in (STARTTLS)", "SMTP", ServerSpec("smtp", _GCM_RSA), protocol="smtp+starttls"
+    ),
+    DemoServer("ldap", "LDAP directory stand-in (StartTLS)", "LDAP", None, protocol="ldap+starttls"),
     DemoServer(
         "ldaps",
         "LDAPS directory stand-in",
@@ -117,6 +129,22 @@ def start_lab(
                 if skipped is not None:
                     skipped.append(f"{server.id}: {reason}")
                 continue
+        elif server.protocol in ("smtps", "smtp+starttls") and server.spec is not None:
+            implicit = server.protocol == "smtps"
+            port = lab.add(
+                SmtpServer(server.id, spec=server.spec, certificates=lab.certificates, implicit_tls=implicit)
+            ).port
+        elif server.protocol == "ldap+starttls":
+            reason = slapd.unavailable_reason()
+            if reason is not None:
+                if skipped is not None:
+                    skipped.append(f"{server.id}: {reason}")
+                continue
+            directory = SlapdServer(
+                server.id, certificates=lab.certificates, workdir=str(lab.directory), plain_ldap=True
+            )
+            lab.add(directory)
+            port = directory.starttls_port
         elif server.spec is not None:
             port = lab.start(server.spec).port
         else:
@@ -129,7 +157,7 @@ def start_lab(
                 "host": f"{server.id}.lab.tlsverify.test",
                 "ip": LOOPBACK,
                 "port": port,
-                "protocol": "tls",
+                "protocol": server.protocol,
                 "ca_file": str(lab.certificates.ca_bundle()),  # the lab's own CAs: the client trusts them
             }
         )

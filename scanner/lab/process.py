@@ -1,7 +1,8 @@
-"""A lab server that is a program of its own (slapd, openssl s_server) listening on 127.0.0.1:PORT.
+"""A lab server that is a program of its own (slapd, openssl s_server, nginx, tinyproxy) listening on 127.0.0.1:PORT.
 
 The program binds the port itself, so the lab's accept thread does not run and `connections`, `hellos`
-and `negotiated` stay empty; `start` waits until the program completes a TLS handshake.
+and `negotiated` stay empty; `start` waits until `ready()` holds: by default, until the program completes a
+TLS handshake (a subclass that is no TLS server, such as a proxy, says otherwise).
 """
 
 from __future__ import annotations
@@ -43,16 +44,24 @@ class ProcessServer(LoopbackServer):
         error: str | None = "not started"
         for _ in range(_BIND_ATTEMPTS):
             # The program binds the port itself: pick a free one, and again if another process took it meanwhile.
-            self.port = free_port()
+            self.port = free_port(self.host)
             error = self._launch()
             if error is None:
                 return self
-            if "already in use" not in (error or "").lower():
+            if not self.port_taken(error):
                 break
-        raise RuntimeError(f"{self.name} did not start on {LOOPBACK}:{self.port}: {error}")
+        raise RuntimeError(f"{self.name} did not start on {self.host}:{self.port}: {error}")
+
+    def port_taken(self, error: str) -> bool:
+        """Whether the program's last words (`error`) say its port was taken, so another port is worth a try."""
+        return "already in use" in error.lower()
+
+    def ready(self) -> bool:
+        """Whether the program serves yet: it completes a TLS handshake on `port`."""
+        return _handshake(self.port, self.host)
 
     def _launch(self) -> str | None:
-        """Run the program and wait until it completes TLS handshakes; the reason it did not, or None."""
+        """Run the program and wait until it is `ready()`; the reason it did not, or None."""
         assert self._log is not None
         with self._log.open("wb") as log:
             self._process = subprocess.Popen(
@@ -68,11 +77,11 @@ class ProcessServer(LoopbackServer):
             if self._process.poll() is not None:
                 self._process = None
                 return self._log_text() or "exited without a message"
-            if _handshake(self.port):
+            if self.ready():
                 return None
             time.sleep(0.05)
         self.stop()
-        return f"no TLS handshake within {_START_SECONDS:.0f} s; log: {self._log_text()}"
+        return f"not ready (for a TLS server: no handshake) within {_START_SECONDS:.0f} s; log: {self._log_text()}"
 
     def _log_text(self) -> str:
         assert self._log is not None
@@ -98,14 +107,14 @@ def _signal_group(pid: int, signum: signal.Signals) -> None:
         os.killpg(pid, signum)
 
 
-def _handshake(port: int) -> bool:
-    """Whether 127.0.0.1:port accepts a TCP connection and completes a TLS handshake."""
+def _handshake(port: int, host: str = LOOPBACK) -> bool:
+    """Whether host:port (127.0.0.1 unless given) accepts a TCP connection and completes a TLS handshake."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     try:
         with (
-            socket.create_connection((LOOPBACK, port), timeout=1) as sock,
+            socket.create_connection((host, port), timeout=1) as sock,
             context.wrap_socket(sock, server_hostname=None),
         ):
             return True

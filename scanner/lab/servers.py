@@ -1,8 +1,8 @@
 """Loopback TLS servers with chosen suites, versions and preference order, counting every connection.
 
 Python's `ssl` (the system OpenSSL) serves every configuration the lab needs except 3DES, which Debian's
-OpenSSL 3 lacks; `gnutls.py` covers that where `gnutls-serv` is installed. Servers bind 127.0.0.1 only and
-handle one connection at a time, closing it after the handshake.
+OpenSSL 3 lacks; `gnutls.py` covers that where `gnutls-serv` is installed. Servers bind 127.0.0.1 (or, given
+`host="::1"`, the IPv6 loopback) only and handle one connection at a time, closing it after the handshake.
 """
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ import trustme
 from scanner.lab.clienthello import ClientHello, parse, record_length
 
 LOOPBACK = "127.0.0.1"
+LOOPBACK6 = "::1"
+LAB_NAMES = "*.lab.tlsverify.test"
+"""The lab's endpoints are named ID.lab.tlsverify.test: its localhost certificates hold this name too."""
 
 
 @dataclass(frozen=True)
@@ -45,30 +48,75 @@ class ServerSpec:
 
 
 class Certificates:
-    """A throwaway CA and leaf certificates (RSA and ECDSA) for localhost, written to a temp dir."""
+    """A throwaway CA per key type and leaf certificates (RSA and ECDSA), written to a temp dir: `pair` for
+    localhost, `leaf` for any names (name-based virtual servers)."""
 
     def __init__(self, directory: Path) -> None:
         self._dir = directory
         self._paths: dict[str, tuple[Path, Path]] = {}
+        self._leaves: dict[tuple[str, tuple[str, ...]], tuple[Path, Path]] = {}
+        self._cas: dict[str, trustme.CA] = {}
         self._lock = threading.Lock()
 
     def pair(self, key_type: str) -> tuple[Path, Path]:
+        """The chain and key files of a leaf for localhost, 127.0.0.1 and the lab's names (*.lab.tlsverify.test)."""
         with self._lock:
             if key_type not in self._paths:
-                kind = trustme.KeyType.RSA if key_type == "rsa" else trustme.KeyType.ECDSA
-                ca = trustme.CA(key_type=kind)
-                leaf = ca.issue_cert("localhost", LOOPBACK, key_type=kind)
-                chain = self._dir / f"{key_type}-chain.pem"
-                key = self._dir / f"{key_type}-key.pem"
-                chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
-                key.write_bytes(leaf.private_key_pem.bytes())
-                self._paths[key_type] = (chain, key)
+                self._paths[key_type] = self._issue(key_type, ("localhost", LOOPBACK, LAB_NAMES), key_type)
             return self._paths[key_type]
+
+    def leaf(self, key_type: str, names: tuple[str, ...]) -> tuple[Path, Path]:
+        """The chain and key files of a leaf for `names` (DNS names or IP addresses), issued by the same CA
+        as `pair(key_type)`; the same names give the same files."""
+        if not names:
+            raise ValueError("a leaf certificate needs at least one name")
+        with self._lock:
+            if (key_type, names) not in self._leaves:
+                stem = f"{key_type}-" + "+".join(n.replace(":", "_").replace("*", "star") for n in names)
+                self._leaves[key_type, names] = self._issue(key_type, names, stem)
+            return self._leaves[key_type, names]
+
+    def ca_bundle(self) -> Path:
+        """One PEM file with every CA the lab issues from (RSA and ECDSA): the lab's `ca_file`."""
+        path = self._dir / "lab-ca.pem"
+        path.write_bytes(b"".join(self.ca_pem(kind).read_bytes() for kind in ("rsa", "ecdsa")))
+        return path
+
+    def ca_pem(self, key_type: str) -> Path:
+        """The CA certificate that issued the `key_type` leaves, for a client that verifies them."""
+        with self._lock:
+            path = self._dir / f"{key_type}-ca.pem"
+            if not path.exists():
+                self._ca(key_type).cert_pem.write_to_path(str(path))
+            return path
+
+    def _ca(self, key_type: str) -> trustme.CA:
+        if key_type not in self._cas:
+            self._cas[key_type] = trustme.CA(key_type=_kind(key_type))
+        return self._cas[key_type]
+
+    def _issue(self, key_type: str, names: tuple[str, ...], stem: str) -> tuple[Path, Path]:
+        leaf = self._ca(key_type).issue_cert(*names, key_type=_kind(key_type))
+        chain = self._dir / f"{stem}-chain.pem"
+        key = self._dir / f"{stem}-key.pem"
+        chain.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+        key.write_bytes(leaf.private_key_pem.bytes())
+        return chain, key
+
+
+def _kind(key_type: str) -> trustme.KeyType:
+    return trustme.KeyType.RSA if key_type == "rsa" else trustme.KeyType.ECDSA
+
+
+def family(host: str) -> socket.AddressFamily:
+    """The address family of a numeric loopback address: AF_INET6 for "::1", AF_INET otherwise."""
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 @dataclass
 class LoopbackServer:
-    """A listener on 127.0.0.1 serving one connection at a time; counts connections and ClientHellos."""
+    """A listener on `host` (127.0.0.1 unless given) serving one connection at a time; counts connections and
+    ClientHellos."""
 
     name: str
     port: int = 0
@@ -80,15 +128,17 @@ class LoopbackServer:
     _sock: socket.socket | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    host: str = LOOPBACK
+    """The loopback address to bind: LOOPBACK ("127.0.0.1") or LOOPBACK6 ("::1")."""
 
     def handle(self, conn: socket.socket) -> None:
         """Serve one accepted connection; subclasses do the TLS part."""
         raise NotImplementedError
 
     def start(self) -> LoopbackServer:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock = socket.socket(family(self.host), socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((LOOPBACK, self.port))
+        sock.bind((self.host, self.port))
         sock.listen(16)
         sock.settimeout(0.2)
         self._sock = sock
@@ -217,23 +267,26 @@ def _peek_hello(conn: socket.socket) -> ClientHello | None:
     return parse(data)
 
 
+peek_hello = _peek_hello
+
+
 _HELD_PORTS: list[socket.socket] = []
 
 
-def closed_port() -> int:
+def closed_port(host: str = LOOPBACK) -> int:
     """A loopback port with nothing listening: connecting to it is refused. The port stays bound (without
     listening) for the life of the process, so no server started later can be given it."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind((LOOPBACK, 0))
+    sock = socket.socket(family(host), socket.SOCK_STREAM)
+    sock.bind((host, 0))
     _HELD_PORTS.append(sock)
     port: int = sock.getsockname()[1]
     return port
 
 
-def free_port() -> int:
+def free_port(host: str = LOOPBACK) -> int:
     """A loopback port nothing uses now, for a program that binds it itself (it may be taken meanwhile)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
+    with socket.socket(family(host), socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
     return port
 

@@ -152,7 +152,7 @@ def _connect_through(sock: socket.socket, target: Target, proxy: Proxy, deadline
     code = int(parts[1])
     if 200 <= code < 300:
         return
-    if code == 407 and credentials is not None:
+    if code in (401, 407) and credentials is not None:  # tinyproxy answers wrong credentials with 401
         reason = (
             f"proxy authentication failed: proxy {proxy} answered {status_line!r} to the credentials in "
             f"${proxy.username_env} and ${proxy.password_env}"
