@@ -552,3 +552,13 @@ def test_an_unusable_ca_file_raises(tmp_path: Path) -> None:
     (tmp_path / "empty.pem").write_text("no certificates here\n")
     with pytest.raises(ValueError, match="no PEM certificate"):
         inspect([der(leaf())], "www.example.com", str(tmp_path / "empty.pem"), NOW)
+
+
+def test_control_characters_in_a_certificate_cannot_forge_a_line_of_the_summary(tmp_path: Path) -> None:
+    forged = "evil\n!! other-endpoint  ok  \x1b[32mforged"
+    cert = check(
+        [leaf(cn=forged, sans=("www.example.com",)), intermediate().cert], "www.example.org", [root().cert], tmp_path
+    )
+    texts = [cert.subject, *cert.sans, *(p.detail for p in cert.problems)]
+    assert cert.problems and all("\n" not in t and "\x1b" not in t for t in texts)
+    assert "evil?!! other-endpoint" in cert.subject

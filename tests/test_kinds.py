@@ -10,11 +10,13 @@ target's and the proxy's own records, that every connection went through the tun
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import ssl
-from collections.abc import Iterator
-from dataclasses import replace
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,7 @@ from scanner.config import load_endpoints, write_endpoints
 from scanner.lab import nginx, proxy, slapd
 from scanner.lab.nginx import DEFAULT_NAME, ECDSA_NAME, RSA_NAME, NginxServer
 from scanner.lab.proxy import TinyproxyServer
-from scanner.lab.servers import LOOPBACK6, Lab, ServerSpec, TlsServer
+from scanner.lab.servers import LOOPBACK6, Lab, LoopbackServer, ServerSpec, TlsServer
 from scanner.lab.slapd import SlapdServer
 from scanner.lab.smtp import SmtpServer
 from scanner.models import CertificateProblem, Endpoint, EndpointStatus, Policy, ProbeResult, Protocol, Proxy
@@ -497,3 +499,96 @@ def test_a_proxy_that_accepts_and_stalls(lab: Lab, policy: Policy) -> None:
         == f"proxy 127.0.0.1:{stalling.port} accepted the connection but did not answer the CONNECT in time"
     )
     assert result.duration_s < 2  # one connection, bounded by its timeout
+
+
+# --- round three: what an attacker's review found ------------------------------------------------------------
+
+
+@dataclass
+class Scripted(LoopbackServer):
+    """Answers every connection with `answer(request)`: bytes, sent once after the first read (or at once when
+    `speaks_first`), then `trickle` more times with a pause, then a close."""
+
+    answer: Callable[[bytes], bytes] = lambda request: b""
+    speaks_first: bool = False
+    trickle: int = 0
+
+    def _serve(self) -> None:  # no peek at a ClientHello first: this server may speak first
+        assert self._sock is not None
+        while not self._stop.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                continue
+            with conn, contextlib.suppress(OSError):
+                conn.settimeout(5)
+                self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        request = b"" if self.speaks_first else conn.recv(65536)
+        for _ in range(1 + self.trickle):
+            conn.sendall(self.answer(request))
+            time.sleep(0.001 if self.trickle else 0)
+
+
+def test_a_proxy_that_echoes_the_credentials_leaks_none_of_them(
+    lab: Lab, policy: Policy, credentials: tuple[str, str]
+) -> None:
+    def echo(request: bytes) -> bytes:  # the whole header, padded so a naive cut falls inside the token
+        header = next(line for line in request.split(b"\r\n") if line.startswith(b"Proxy-Authorization"))
+        return b"HTTP/1.1 403 " + "\u00e9".encode() * 70 + header + b"\t" + b"x" * 70000 + b"\r\n\r\n"
+
+    echoing = lab.add(Scripted("echo-proxy", answer=echo))
+    result = probe(site(lab, "echoed", 443, Protocol.TLS, proxy=Proxy("127.0.0.1", echoing.port, *credentials)), policy)
+    token = base64.b64encode(b"probe:pa55-w0rd-x9").decode()
+    assert result.status is EndpointStatus.UNREACHABLE and result.reason is not None
+    assert "refused the CONNECT" in result.reason
+    for fragment in (token[:12], token[-12:], "pa55-w0rd", "probe:"):
+        assert fragment not in result.reason
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (b"HTTP/1.1 \xc2\xb2\xc2\xb2\xc2\xb2 Odd\r\n\r\n", "did not answer the CONNECT in HTTP"),  # '²²²', not digits
+        (b"HTTP/1.1 407 Who\r\nProxy-Authenticate: Basic\r\n\r\n", "requires authentication"),
+    ],
+)
+def test_odd_proxy_answers_are_reasons_not_crashes(lab: Lab, policy: Policy, answer: bytes, expected: str) -> None:
+    odd = lab.add(Scripted("odd-proxy", answer=lambda request: answer))
+    result = probe(site(lab, "odd", 443, Protocol.TLS, proxy=Proxy("127.0.0.1", odd.port)), policy)
+    assert result.status is EndpointStatus.UNREACHABLE and expected in (result.reason or "")
+
+
+def test_an_smtp_server_that_floods_is_cut_off(lab: Lab, policy: Policy) -> None:
+    flood = lab.add(
+        Scripted("flood", answer=lambda request: b"220-" + b"x" * 4000 + b"\r\n", speaks_first=True, trickle=100)
+    )
+    result = SslyzeProber(timeout_s=1).probe(site(lab, "flood", flood.port, Protocol.SMTP_STARTTLS), policy, no_gate)
+    assert result.status is EndpointStatus.TLS_ERROR
+    assert result.reason == "the server sent over 65536 bytes without completing the SMTP STARTTLS exchange"
+    assert result.duration_s < 2
+
+
+def test_an_ldap_answer_with_a_giant_result_code(lab: Lab, policy: Policy) -> None:
+    from scanner.lab.ldap import extended_response
+
+    normal = extended_response(1, 52)
+    giant = normal.replace(b"\x0a\x01\x34", b"\x0a\x82\x07\xd0" + b"\x01" * 2000)  # ENUMERATED of 2,000 bytes
+    giant = b"\x30\x82" + (len(giant) - 2 + 2 - 2).to_bytes(2, "big") + giant[2:]  # outer length re-encoded
+    server = lab.add(Scripted("giant-ldap", answer=lambda request: giant))
+    result = probe(site(lab, "giant", server.port, Protocol.LDAP_STARTTLS), policy)
+    assert result.status is EndpointStatus.TLS_ERROR
+    assert result.reason is not None and result.reason.startswith("not an LDAP server")
+
+
+@pytest.mark.parametrize("field", ["host", "ip", "sni"])
+def test_zone_ids_and_line_breaks_never_reach_a_connect_line(tmp_path: Path, field: str) -> None:
+    from scanner.models import ConfigError
+
+    value = "fe80::1%\\r\\nX-Injected: yes"
+    path = tmp_path / "endpoints.yaml"
+    host = "" if field == "host" else "host: a.example, "
+    path.write_text(f'endpoints:\n  - {{id: a, {host}port: 443, {field}: "{value}"}}\n')
+    with pytest.raises(ConfigError, match="no zone ids"):
+        load_endpoints(path)

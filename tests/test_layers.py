@@ -25,6 +25,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     "cryptodatahub": ("catalog.py",),
     "asyncio_throttle": ("scan.py",),
     "trustme": ("lab/",),
+    "cryptography": ("probe/certificate.py",),
+    "aiosmtpd": ("lab/smtp.py",),
     "argparse": ("cli/",),
 }
 

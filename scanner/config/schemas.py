@@ -110,6 +110,7 @@ class EndpointModel(Strict):
     @classmethod
     def _ip(cls, value: str | None) -> str | None:
         if value is not None:
+            _no_zone_id(value)
             try:
                 ipaddress.ip_address(value)
             except ValueError:
@@ -126,11 +127,19 @@ class EndpointModel(Strict):
         return value
 
 
+def _no_zone_id(value: str) -> None:
+    """Refuse an IPv6 zone id (`fe80::1%eth0`: ipaddress takes any text after the %, CR and LF included,
+    which would then reach a proxy's CONNECT line) and any control character or space."""
+    if "%" in value or any(not ch.isprintable() or ch.isspace() for ch in value):
+        raise ValueError("no zone ids (%), spaces or control characters: write a plain name or address")
+
+
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
 
 
 def _check_host_name(value: str) -> None:
     """A DNS name (IDN allowed) or an IP address literal; raises ValueError saying what is wrong."""
+    _no_zone_id(value)
     try:
         ipaddress.ip_address(value)
         return

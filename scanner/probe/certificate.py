@@ -40,7 +40,7 @@ import ssl
 import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
@@ -583,9 +583,9 @@ def _listing(names: Iterable[str], shown: int = 4) -> str:
 def _summary(leaf: x509.Certificate, length: int, trust: str, issues: Sequence[CertificateIssue]) -> Certificate:
     key_type, bits, _ = _key_info(leaf)
     return Certificate(
-        subject=leaf.subject.rfc4514_string(),
-        issuer=leaf.issuer.rfc4514_string(),
-        sans=_sans(leaf),
+        subject=_printable(leaf.subject.rfc4514_string()),
+        issuer=_printable(leaf.issuer.rfc4514_string()),
+        sans=tuple(_printable(name) for name in _sans(leaf)),
         key_type=key_type,
         key_bits=bits,
         signature=_signature_name(leaf),
@@ -594,8 +594,17 @@ def _summary(leaf: x509.Certificate, length: int, trust: str, issues: Sequence[C
         fingerprint_sha256=_fingerprint(leaf),
         chain_length=length,
         trust=trust,
-        problems=tuple(sorted(issues, key=lambda issue: list(CertificateProblem).index(issue.kind))),
+        problems=tuple(
+            replace(issue, detail=_printable(issue.detail))
+            for issue in sorted(issues, key=lambda issue: list(CertificateProblem).index(issue.kind))
+        ),
     )
+
+
+def _printable(text: str) -> str:
+    """A server's text as a terminal may show it: control characters (a newline, an escape sequence that
+    would forge a line of the summary) become '?'."""
+    return "".join(ch if ch.isprintable() else "?" for ch in text)
 
 
 def _sans(leaf: x509.Certificate) -> tuple[str, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import os
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -108,7 +109,7 @@ def _tunnel(target: Target, proxy: Proxy, deadline: float) -> socket.socket:
     return sock
 
 
-def proxy_credentials(proxy: Proxy) -> tuple[str, str] | None:
+def _credentials(proxy: Proxy) -> tuple[str, str] | None:
     """The proxy's user name and password from the environment variables the endpoint names, or None."""
     if not proxy.username_env and not proxy.password_env:
         return None
@@ -124,11 +125,14 @@ def proxy_credentials(proxy: Proxy) -> tuple[str, str] | None:
 
 def _connect_through(sock: socket.socket, target: Target, proxy: Proxy, deadline: float) -> None:
     authority = host_port(target.ip, target.port)
+    if not all(0x21 <= ord(ch) <= 0x7E for ch in authority):  # config refuses these; never a header injection
+        raise ChannelFailed(Unreachable(EndpointStatus.DNS_ERROR, f"{authority!r} cannot be sent in a CONNECT request"))
     lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
-    credentials = proxy_credentials(proxy)
+    credentials = _credentials(proxy)
     secrets: list[str] = []
     if credentials is not None:
-        token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode("ascii")
+        pair = f"{credentials[0]}:{credentials[1]}".encode("utf-8", "surrogateescape")  # the environment's bytes
+        token = base64.b64encode(pair).decode("ascii")
         lines.append(f"Proxy-Authorization: Basic {token}")
         secrets = [token, credentials[1]]
     try:
@@ -146,7 +150,7 @@ def _connect_through(sock: socket.socket, target: Target, proxy: Proxy, deadline
         raise ChannelFailed(Unreachable(EndpointStatus.UNREACHABLE, reason))
     status_line = _scrub(head.split(b"\r\n", 1)[0], secrets)
     parts = status_line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not _code(parts[1]):
         reason = f"proxy {proxy} did not answer the CONNECT in HTTP: {status_line!r}"
         raise ChannelFailed(Unreachable(EndpointStatus.UNREACHABLE, reason))
     code = int(parts[1])
@@ -184,7 +188,7 @@ def _read_head(sock: socket.socket, target: Target, deadline: float) -> bytes | 
             return head + _receive_exactly(sock, end + 4 - len(head), target, deadline)
         head += sock.recv(len(peeked))
         if len(head) > _MAX_PREAMBLE:
-            return head[:200] + b"\r\n"
+            return head + b"\r\n"  # the caller reads the status line, scrubbed before it is cut
 
 
 def _receive_exactly(sock: socket.socket, size: int, target: Target, deadline: float) -> bytes:
@@ -198,12 +202,19 @@ def _receive_exactly(sock: socket.socket, size: int, target: Target, deadline: f
     return data
 
 
+_BASIC = re.compile(r"(?i)basic\s+\S+")
+
+
 def _scrub(raw: bytes, secrets: list[str]) -> str:
-    """Text a server sent, printable and short, with any credential it echoed blanked out."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in raw.decode("utf-8", "replace"))
+    """Text a server sent, printable and short, with any credential it echoed blanked out: the secrets are
+    removed from the whole text first (before anything is cut or replaced, so no part of one survives), and
+    anything that follows "Basic" too."""
+    text = raw.decode("utf-8", "replace")
     for secret in secrets:
         if secret:
             text = text.replace(secret, "[redacted]")
+    text = _BASIC.sub("Basic [redacted]", text)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
     return text if len(text) <= 160 else text[:157] + "..."
 
 
@@ -217,6 +228,9 @@ SSLYZE_STARTTLS = {
 """Our STARTTLS protocols as sslyze names them."""
 
 
+_NAMES = {Protocol.SMTP_STARTTLS: "SMTP STARTTLS", Protocol.LDAP_STARTTLS: "LDAP StartTLS"}
+
+
 class _Tap:
     """The socket as sslyze's STARTTLS helpers see it: each byte received is kept for judging the exchange,
     and each read is bounded by the connection's deadline (a server that dribbles cannot hold it)."""
@@ -225,11 +239,15 @@ class _Tap:
         self.received = bytearray()
         self.closed = False
         self.timed_out = False
+        self.oversized = False
         self._sock = sock
         self._target = target
         self._deadline = deadline
 
     def recv(self, size: int, flags: int = 0) -> bytes:
+        if len(self.received) > _MAX_PREAMBLE:
+            self.oversized = True  # a flood, not a protocol exchange: stop reading (smtplib sees an OSError)
+            raise OSError(f"over {_MAX_PREAMBLE} bytes before TLS")
         left = self._deadline - time.monotonic()
         try:
             if left <= 0:
@@ -282,11 +300,19 @@ def _starttls(sock: socket.socket, target: Target, deadline: float) -> None:
         error = exc
     if error is None:
         return
+    if tap.oversized:
+        reason = f"the server sent over {_MAX_PREAMBLE} bytes without completing the {_NAMES[target.protocol]} exchange"
+        raise ChannelFailed(Unreachable(EndpointStatus.TLS_ERROR, reason))
     if target.protocol is Protocol.SMTP_STARTTLS:
         raise ChannelFailed(_smtp_failure(bytes(tap.received), tap.timed_out, target))
     failure = _ldap_failure(tap, tap.timed_out, target)
     if failure is not None:
         raise ChannelFailed(failure)
+
+
+def _code(text: str) -> bool:
+    """Three ASCII digits (str.isdigit would take '²²²', which int() refuses)."""
+    return len(text) == 3 and text.isascii() and text.isdigit()
 
 
 def _tls_record(data: bytes) -> bool:
@@ -318,7 +344,7 @@ def _smtp_replies(data: bytes) -> tuple[list[_SmtpReply], bool]:
     lines: list[str] = []
     for raw in data.split(b"\n")[:-1]:  # the last piece is an unfinished line (or empty)
         line = raw.rstrip(b"\r").decode("utf-8", "replace")
-        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
+        if not _code(line[:3]) or (len(line) > 3 and line[3] not in " -"):
             return replies, False
         lines.append(line[4:])
         if len(line) == 3 or line[3] == " ":
@@ -336,6 +362,13 @@ def _smtp_failure(data: bytes, timed_out: bool, target: Target) -> Unreachable:
     if not smtp:
         shown = _scrub(data[:80], [])
         return Unreachable(EndpointStatus.TLS_ERROR, f"not an SMTP server: it said {shown!r}")
+    unfinished = data[data.rfind(b"\n") + 1 :]
+    if len(unfinished) > _SMTP_LINE:
+        return Unreachable(EndpointStatus.TLS_ERROR, f"the server sent an SMTP line over {_SMTP_LINE} bytes long")
+    if timed_out and unfinished:
+        shown = _scrub(unfinished[:60], [])
+        reason = f"the server stopped in the middle of an SMTP reply (or answers too slowly): {shown!r}"
+        return Unreachable(EndpointStatus.TIMEOUT, reason)
     if not replies:
         if not data and timed_out:
             return Unreachable(
@@ -357,6 +390,10 @@ def _smtp_failure(data: bytes, timed_out: bool, target: Target) -> Unreachable:
     if len(replies) < 3:
         return _unanswered("STARTTLS", timed_out, target)
     return Unreachable(EndpointStatus.TLS_ERROR, f"the server refused STARTTLS: {replies[2]}")
+
+
+_SMTP_LINE = 8192
+"""smtplib's longest line: a longer one ends the exchange."""
 
 
 def _unanswered(command: str, timed_out: bool, target: Target) -> Unreachable:
@@ -396,6 +433,9 @@ def _ldap_failure(tap: _Tap, timed_out: bool, target: Target) -> Unreachable | N
         if response is not None:
             break
         if tap.closed or timed_out or len(data) > _MAX_PREAMBLE:
+            if data and timed_out:
+                reason = "the server stopped in the middle of its answer to StartTLS (or answers too slowly)"
+                return Unreachable(EndpointStatus.TIMEOUT, reason)
             if data:
                 return Unreachable(EndpointStatus.TLS_ERROR, "the server's answer to StartTLS was cut off")
             if timed_out:
@@ -432,7 +472,7 @@ def _extended_response(data: bytes) -> tuple[int, str] | None:
     if operation is None or operation[0] != 0x78:  # [APPLICATION 24] ExtendedResponse
         raise ValueError("not an ExtendedResponse")
     result = _element(data, operation[1])
-    if result is None or result[0] != 0x0A:
+    if result is None or result[0] != 0x0A or not 1 <= result[2] - result[1] <= 4:
         raise ValueError("no resultCode")
     code = int.from_bytes(data[result[1] : result[2]], "big")
     matched = _element(data, result[2])

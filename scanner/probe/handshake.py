@@ -29,11 +29,11 @@ from sslyze.errors import (
     TlsHandshakeTimedOut,
 )
 from sslyze.server_connectivity import TlsVersionEnum
-from sslyze.server_setting import HttpProxySettings, ServerNetworkConfiguration, ServerNetworkLocation
+from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
 
 from scanner import catalog
 from scanner.models import EndpointStatus, TlsVersion
-from scanner.probe.channel import SSLYZE_STARTTLS, ChannelFailed, open_channel, proxy_credentials
+from scanner.probe.channel import SSLYZE_STARTTLS, ChannelFailed, open_channel
 from scanner.probe.contract import Target
 from scanner.probe.hello import sni_name
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
@@ -99,17 +99,12 @@ def legacy_only_codes() -> tuple[int, ...]:
 
 
 def sslyze_settings(target: Target) -> tuple[ServerNetworkLocation, ServerNetworkConfiguration]:
-    """The target as sslyze describes it: dial `ip` (or have the proxy connect to it), send the server name as
-    SNI the way a client does (IDNA, no trailing dot; for an address none, which `handshake` turns off), the
-    protocol's STARTTLS exchange, no retries. `handshake` reaches the server through our own channel; sslyze's
-    own scan (`exhaustive.py`) uses these settings as they are."""
+    """The target as sslyze describes it: dial `ip`, send the server name as SNI the way a client does (IDNA,
+    no trailing dot; for an address none, which `handshake` turns off), the protocol's STARTTLS exchange, no
+    retries. `handshake` reaches the server through our own channel (the proxy's tunnel included); sslyze's
+    own scan (`exhaustive.py`) uses these settings as they are, so it never goes through a proxy."""
     name = sni_name(target.server_name) or target.ip
-    if target.proxy is None:
-        location = ServerNetworkLocation(hostname=name, port=target.port, ip_address=target.ip)
-    else:
-        credentials = proxy_credentials(target.proxy)
-        proxy = HttpProxySettings(target.proxy.host, target.proxy.port, *(credentials or (None, None)))
-        location = ServerNetworkLocation(hostname=target.ip, port=target.port, http_proxy_settings=proxy)
+    location = ServerNetworkLocation(hostname=name, port=target.port, ip_address=target.ip)
     starttls = SSLYZE_STARTTLS.get(target.protocol)
     network = ServerNetworkConfiguration(
         tls_server_name_indication=name,

@@ -225,8 +225,14 @@ def _profile_codes(profile: ClientProfile) -> tuple[int, ...]:
 
 
 def _enumerate_exhaustive(run: _Run) -> _Enumeration:
-    """sslyze's own scan, one handshake per suite; then our order check on what it found."""
+    """sslyze's own scan, one handshake per suite; then our order check on what it found. Not through a
+    proxy: sslyze's own tunnel encodes credentials otherwise than a client does (it would send a wrong
+    password on every run) and reads past the proxy's answer, so a proxied endpoint gets elimination."""
     from scanner.probe.exhaustive import sslyze_tls12_scan
+
+    if run.target.proxy is not None:
+        run.note("sslyze's own scan does not go through the proxy's tunnel as the client does: elimination used")
+        return _enumerate(run)
 
     first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, None)
     if isinstance(first, Unreachable):
