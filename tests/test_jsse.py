@@ -28,11 +28,15 @@ from scanner.config import load_releases, write_endpoints
 from scanner.lab.demo import start_lab
 from scanner.lab.gnutls import GnutlsServer
 from scanner.lab.gnutls import unavailable_reason as gnutls_unavailable
+from scanner.lab.nginx import DEFAULT_NAME, ECDSA_NAME, RSA_NAME, NginxServer
+from scanner.lab.nginx import unavailable_reason as nginx_unavailable
 from scanner.lab.process import OpensslServer
-from scanner.lab.servers import LOOPBACK, Lab, ServerSpec
+from scanner.lab.proxy import TinyproxyServer
+from scanner.lab.proxy import unavailable_reason as proxy_unavailable
+from scanner.lab.servers import LOOPBACK, LOOPBACK6, Lab, ServerSpec, TlsServer
 from scanner.lab.slapd import SlapdServer
 from scanner.lab.slapd import unavailable_reason as slapd_unavailable
-from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, Protocol, Proxy, TlsVersion
 from scanner.policy import reset_to_default
 from scanner.probe.contract import Gate
 from scanner.probe.hello import client_hello
@@ -50,7 +54,7 @@ def _java_reason() -> str | None:
     return None
 
 
-REASON = _java_reason() or gnutls_unavailable() or slapd_unavailable()
+REASON = _java_reason() or gnutls_unavailable() or slapd_unavailable() or nginx_unavailable() or proxy_unavailable()
 if REASON and os.environ.get("CI"):
     raise RuntimeError(f"CI must run the JSSE comparison: {REASON}")
 pytestmark = pytest.mark.skipif(REASON is not None, reason=REASON or "")
@@ -129,12 +133,19 @@ class JavaClient:
         jvm = [f"-Djava.security.properties={security}", *self.jvm]
         return ["java", *jvm, "-cp", str(self.classes), "JsseClient", *args]
 
-    def connect_all(self, jobs: list[tuple[Endpoint, Policy]]) -> list[str]:
-        """One handshake per job, all in one JVM: "OK <suite>" or "FAIL <why>" each."""
-        lines = [
-            f"{LOOPBACK} {e.port} {e.server_name} {','.join(catalog.resolve(n).jsse_name for n in p.selected)}"
-            for e, p in jobs
-        ]
+    def connect_all(self, jobs: list[tuple[Endpoint, Policy]], trust: bool = False) -> list[str]:
+        """One handshake per job, all in one JVM, reaching the server as the endpoint says (STARTTLS, the
+        proxy's tunnel): "OK <suite>" or "FAIL <why>" each. With `trust`, the JDK's own PKIX and hostname
+        checks decide against the endpoint's ca_file."""
+        lines = []
+        for e, p in jobs:
+            suites = ",".join(catalog.resolve(n).jsse_name for n in p.selected)
+            options = [_JAVA_OPTIONS[e.protocol]] if e.protocol in _JAVA_OPTIONS else []
+            if e.proxy is not None:
+                options.append(f"proxy={e.proxy.host}:{e.proxy.port}")
+            if trust and e.ca_file:
+                options.append(f"trust={e.ca_file}")
+            lines.append(" ".join([e.ip or LOOPBACK, str(e.port), e.server_name, suites, *options]))
         done = subprocess.run(
             self.command(), input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=600, check=True
         )
@@ -145,6 +156,13 @@ class JavaClient:
     def supported(self) -> list[str]:
         done = subprocess.run(self.command("--supported"), capture_output=True, text=True, timeout=120, check=True)
         return [line.split()[1] for line in done.stdout.splitlines() if line.startswith("SUPPORTED ")]
+
+
+_JAVA_OPTIONS = {
+    Protocol.SMTP_STARTTLS: "starttls=smtp",
+    Protocol.LDAP_STARTTLS: "starttls=ldap",
+    Protocol.LDAPS: "ldap",
+}
 
 
 @pytest.fixture(scope="module")
@@ -201,14 +219,66 @@ def zoo() -> Iterator[list[Endpoint]]:
             # Drops ClientHellos over 255 bytes without a word, as some middleboxes do.
             lab.start(ServerSpec("hello255", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA", max_hello=255)),
         ]
+        ca = str(lab.certificates.ca_bundle())
         endpoints = [
-            Endpoint(str(e["id"]), str(e["name"]), str(e["category"]), str(e["host"]), int(str(e["port"])), ip=LOOPBACK)
+            Endpoint(
+                str(e["id"]),
+                str(e["name"]),
+                str(e["category"]),
+                str(e["host"]),
+                int(str(e["port"])),
+                Protocol(str(e["protocol"])),
+                ip=LOOPBACK,
+                ca_file=ca,
+            )
             for e in entries
         ]
         endpoints += [
-            Endpoint(s.name, s.name, "lab", f"{s.name}.lab.tlsverify.test", s.port, ip=LOOPBACK) for s in extra
+            Endpoint(s.name, s.name, "lab", f"{s.name}.lab.tlsverify.test", s.port, ip=LOOPBACK, ca_file=ca)
+            for s in extra
         ]
-        yield endpoints
+        yield endpoints + _other_kinds(lab, endpoints)
+
+
+def _other_kinds(lab: Lab, demo: list[Endpoint]) -> list[Endpoint]:
+    """Every server kind besides the demo's (which has SMTP with STARTTLS and implicit TLS, and LDAP StartTLS):
+    through tinyproxy (a TLS server, the SMTP relay, the directory), nginx's three names on one port, ::1."""
+    tinyproxy = lab.add(TinyproxyServer("jsse-proxy", workdir=str(lab.directory)))
+    via = Proxy(LOOPBACK, tinyproxy.port)
+    behind = lab.start(ServerSpec("behind-proxy", "ECDHE-RSA-AES128-GCM-SHA256:DHE-RSA-AES256-GCM-SHA384:AES128-SHA"))
+    vhosts = lab.add(NginxServer("jsse-vhosts", certificates=lab.certificates, workdir=str(lab.directory)))
+    six = lab.add(
+        TlsServer(
+            "six",
+            spec=ServerSpec(
+                "six", "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384", certificates=("ecdsa", "rsa")
+            ),
+            certificates=lab.certificates,
+            host=LOOPBACK6,
+        )
+    )
+    by_id = {e.id: e for e in demo}
+    ca = str(lab.certificates.ca_bundle())
+    return [
+        Endpoint(
+            "behind-proxy",
+            "behind-proxy",
+            "lab",
+            "behind.lab.tlsverify.test",
+            behind.port,
+            Protocol.TLS,
+            ip=LOOPBACK,
+            proxy=via,
+            ca_file=ca,
+        ),
+        replace(by_id["smtp"], id="smtp-via-proxy", proxy=via),
+        *([replace(by_id["ldap"], id="ldap-via-proxy", proxy=via)] if "ldap" in by_id else []),
+        *(
+            Endpoint(name.split(".")[0], name, "lab", name, vhosts.port, Protocol.HTTPS, ip=LOOPBACK, ca_file=ca)
+            for name in (RSA_NAME, ECDSA_NAME, DEFAULT_NAME)
+        ),
+        Endpoint("six", "six", "lab", "six.lab.tlsverify.test", six.port, Protocol.TLS, ip=LOOPBACK6, ca_file=ca),
+    ]
 
 
 class _HandshakeOnly:
@@ -351,7 +421,16 @@ def test_impact_verify_on_the_command_line_agrees_with_java(
     """`tlsverify verify-all`, then `tlsverify impact --proposed FILE --verify`: each verified suite is Java's."""
     endpoints = tmp_path / "endpoints.yaml"
     entries: list[dict[str, object]] = [
-        {"id": e.id, "name": e.name, "host": e.host, "ip": LOOPBACK, "port": e.port, "protocol": "tls"} for e in zoo
+        {
+            "id": e.id,
+            "name": e.name,
+            "host": e.host,
+            "ip": e.ip,
+            "port": e.port,
+            "protocol": e.protocol.value,
+            **({"proxy": {"url": f"http://{e.proxy}"}} if e.proxy else {}),
+        }
+        for e in zoo
     ]
     write_endpoints(entries, endpoints, "JSSE comparison zoo")
     policy = POLICIES[name]
@@ -402,3 +481,47 @@ def test_a_suite_only_openssls_hello_gets_is_neither_negotiated_nor_required(
     from scanner.findings import finding
 
     assert finding(x25519, failed, neither).required_disabled == (rsa,)  # not the ECDHE suite
+
+
+def test_the_client_refuses_the_certificates_java_refuses(
+    java: JavaClient, zoo: list[Endpoint], tmp_path: Path
+) -> None:
+    """The JDK's own PKIX trust manager and hostname check (HTTPS; JNDI's for LDAP StartTLS) against the lab's
+    CA or a CA that signed none of the servers: Java connects exactly where tlsverify says the client connects."""
+    import trustme
+
+    from scanner.findings import finding
+
+    stranger = tmp_path / "stranger-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(stranger))
+    by_id = {e.id: e for e in zoo}
+    cases = [
+        by_id["rsa"],
+        by_id["ecdsa"],
+        replace(by_id["rsa"], id="wrong-name", host="www.example.org"),  # nginx's default server answers it
+        replace(by_id["apns"], id="apns-stranger", ca_file=str(stranger)),
+        by_id["smtp"],
+        replace(by_id["smtp"], id="smtp-stranger", ca_file=str(stranger)),
+        by_id["gateway"],
+        by_id["ldap"],
+        replace(by_id["ldap"], id="ldap-stranger", ca_file=str(stranger)),
+        by_id["six"],
+        by_id["behind-proxy"],
+        replace(by_id["behind-proxy"], id="proxy-stranger", ca_file=str(stranger)),
+    ]
+    policy = _shipped()
+    answers = java.connect_all([(e, policy) for e in cases], trust=True)
+    results = {r.endpoint_id: r for r in _scan(cases, policy, verify_only=False)}
+    verdicts = []
+    for endpoint, answer in zip(cases, answers, strict=True):
+        result = results[endpoint.id]
+        assert result.status is EndpointStatus.OK, (endpoint.id, result.reason)  # the negotiation is not the question
+        verdicts.append((endpoint.id, answer.startswith("OK "), finding(endpoint, result, policy).connects))
+    assert [(i, java_ok) for i, java_ok, _ in verdicts] == [(i, ours) for i, _, ours in verdicts]
+    assert {i for i, java_ok, _ in verdicts if not java_ok} == {
+        "wrong-name",
+        "apns-stranger",
+        "smtp-stranger",
+        "ldap-stranger",
+        "proxy-stranger",
+    }
