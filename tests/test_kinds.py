@@ -592,3 +592,21 @@ def test_zone_ids_and_line_breaks_never_reach_a_connect_line(tmp_path: Path, fie
     path.write_text(f'endpoints:\n  - {{id: a, {host}port: 443, {field}: "{value}"}}\n')
     with pytest.raises(ConfigError, match="no zone ids"):
         load_endpoints(path)
+
+
+def test_proxy_on_the_command_line(
+    lab: Lab, proxies: dict[str, TinyproxyServer], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = lab.start(ServerSpec("cli-proxied", SUITES))
+    endpoints = tmp_path / "endpoints.yaml"
+    entry = {"id": "cli", "host": "cli.lab.tlsverify.test", "ip": "127.0.0.1", "port": target.port, "protocol": "tls"}
+    write_endpoints([entry], endpoints, "cli proxy", lab.certificates.ca_bundle())
+    out = tmp_path / "out"
+    args = ["--endpoints", str(endpoints), "--policy", str(ROOT / "policy.yaml"), "--out", str(out), "--no-progress"]
+    before = len(proxies["open"].requests())
+    assert main(["verify-all", *args, "--proxy", f"http://127.0.0.1:{proxies['open'].port}"]) == 0
+    assert f"(via proxy 127.0.0.1:{proxies['open'].port})" in capsys.readouterr().out
+    assert len(proxies["open"].requests()) - before == target.connections > 0
+    assert main(["verify-all", *args, "--proxy", "http://alice:s3cr3t@127.0.0.1:3128"]) == 2
+    said = capsys.readouterr().err
+    assert "credentials do not belong in the URL" in said and "s3cr3t" not in said
