@@ -381,6 +381,7 @@ def test_sni_is_idna_without_a_trailing_dot_and_never_an_address(lab: Lab) -> No
 
 def test_one_server_spelled_three_ways_is_probed_one_connection_at_a_time(tmp_path: Path) -> None:
     import asyncio
+    import itertools
     import socketserver
     import threading
 
@@ -389,21 +390,17 @@ def test_one_server_spelled_three_ways_is_probed_one_connection_at_a_time(tmp_pa
     from scanner.probe.prober import SslyzeProber
     from scanner.scan import ScanSettings, scan
 
-    state = {"open": 0, "most": 0}
-    lock = threading.Lock()
+    # Each connection's span, from its start to the moment before its answer goes out: the client cannot
+    # open its next connection before that answer, so a span that starts inside another is an overlap.
+    spans: list[tuple[float, float]] = []
 
     class Slow(socketserver.BaseRequestHandler):
         def handle(self) -> None:
-            with lock:
-                state["open"] += 1
-                state["most"] = max(state["most"], state["open"])
-            try:
-                self.request.recv(16384)
-                time.sleep(0.05)  # long enough to overlap with a second connection, if one came
-                self.request.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # alert: handshake failure
-            finally:
-                with lock:
-                    state["open"] -= 1
+            started = time.monotonic()
+            self.request.recv(16384)
+            time.sleep(0.05)  # long enough to overlap with a second connection, if one came
+            spans.append((started, time.monotonic()))
+            self.request.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # alert: handshake failure
 
     class Server(socketserver.ThreadingTCPServer):
         daemon_threads = True
@@ -421,7 +418,9 @@ def test_one_server_spelled_three_ways_is_probed_one_connection_at_a_time(tmp_pa
         results = asyncio.run(scan(endpoints, load_policy(ROOT / "policy.yaml"), SslyzeProber(timeout_s=1), settings))
         server.shutdown()
     assert len(results) == 3
-    assert state["most"] == 1
+    ordered = sorted(spans)
+    assert len(ordered) >= 3
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(ordered))
 
 
 # --- 4: a server that asks for a client certificate, or answers every hello with alert 42 --------------------

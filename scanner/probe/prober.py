@@ -195,7 +195,12 @@ def _enumerate(run: _Run) -> _Enumeration:
     if own.unreachable is not None and not own.picks:
         return _Enumeration([], None, own.unreachable)
     rest = [code for code in client_codes(Client.MODERN) if code not in own.picks]
-    openssl = eliminate_adaptively(run.offer_tls12(Client.MODERN), rest, run.openssl_hellos)
+    if own.picks and run.own_hellos.slice is None:
+        # The server answered the client's whole hello, larger than OpenSSL's: a close without a word is its
+        # way of saying no (slapd's, asyncio's), not a hello too large, so no smaller slices are tried.
+        openssl = eliminate(run.offer_tls12(Client.MODERN), rest)
+    else:
+        openssl = eliminate_adaptively(run.offer_tls12(Client.MODERN), rest, run.openssl_hellos)
     _keep_notes(run, openssl, "OpenSSL hello")
     if openssl.picks:
         run.note(
