@@ -68,6 +68,9 @@ def assert_connects(result: ProbeResult) -> None:
     assert set(result.accepted_tls12) == ACCEPTED
     assert result.negotiated == NEGOTIATED
     assert result.certificate is not None and result.certificate.problems == ()
+    # No more connections than for a server that answers in TLS at once, though aiosmtpd refuses a hello
+    # without an alert: accepted + 10 for the whole probe.
+    assert result.connections <= len(result.accepted_tls12) + 10
 
 
 # --- SMTP and LDAP, STARTTLS and implicit TLS ---------------------------------------------------------------
@@ -159,6 +162,7 @@ def test_slapd(lab: Lab, directory: SlapdServer, policy: Policy, protocol: Proto
     assert result.status is EndpointStatus.OK, result.reason
     assert set(result.accepted_tls12) == LDAP_ACCEPTED
     assert result.negotiated == NEGOTIATED
+    assert result.connections <= len(result.accepted_tls12) + 10  # slapd refuses without an alert too
     assert result.certificate is not None and result.certificate.problems == ()
 
 
