@@ -16,6 +16,9 @@ from scanner.models import (
     Certificate,
     CertificateIssue,
     CertificateProblem,
+    Change,
+    ChangeKind,
+    Drift,
     Endpoint,
     EndpointFinding,
     EndpointStatus,
@@ -26,6 +29,7 @@ from scanner.models import (
     Proxy,
     SuiteUsage,
     TlsVersion,
+    UsagePeriod,
     VerifyAllReport,
 )
 
@@ -223,7 +227,13 @@ def encode(report: VerifyAllReport) -> Document:
         "generated_at": report.generated_at.isoformat(),
         "complete": report.complete,
         "partial": report.partial,
-        "usage_period_start": (report.period_start or report.generated_at).isoformat(),
+        "usage_period_start": _period_since(report).isoformat(),
+        "usage_period": (
+            {"since": report.usage_period.since.isoformat(), "runs": report.usage_period.runs}
+            if report.usage_period
+            else None
+        ),
+        "source": report.source,
         "policy_applied_at": report.period_start.isoformat() if report.period_start else None,
         "run_id": report.run_id,
         "policy": encode_policy(report.policy),
@@ -246,10 +256,12 @@ def encode(report: VerifyAllReport) -> Document:
                 "strength": s.strength,
                 "negotiated_by": list(s.negotiated_by),
                 "required_by": list(s.required_by),
+                "last_seen": {endpoint_id: at.isoformat() for endpoint_id, at in s.last_seen},
                 "legacy": s.legacy,
             }
             for s in report.suites
         ],
+        "drift": encode_drift(report.drift),
         "unused_selected": list(report.unused_selected),
         "without_tls12": [f.endpoint.id for f in without_tls12(report)],
         "address_disagreements": [
@@ -257,6 +269,33 @@ def encode(report: VerifyAllReport) -> Document:
             for d in report.address_disagreements
         ],
     }
+
+
+def _period_since(report: VerifyAllReport) -> datetime:
+    if report.usage_period is not None:
+        return report.usage_period.since
+    return report.period_start or report.generated_at
+
+
+def encode_drift(drift: Drift | None) -> Document | None:
+    if drift is None:
+        return None
+    return {
+        "previous_run": drift.previous_run,
+        "changes": [
+            {"endpoint": c.endpoint_id, "kind": c.kind.value, "before": c.before, "after": c.after}
+            for c in drift.changes
+        ],
+    }
+
+
+def decode_drift(data: Document | None) -> Drift | None:
+    if data is None:
+        return None
+    changes = tuple(
+        Change(c["endpoint"], ChangeKind(c["kind"]), c.get("before"), c.get("after")) for c in data["changes"]
+    )
+    return Drift(data.get("previous_run"), changes)
 
 
 def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
@@ -282,6 +321,7 @@ def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
                 required_by=tuple(s.get("required_by", [])),
                 legacy=bool(s.get("legacy", False)),
                 strength=str(s.get("strength", "")),
+                last_seen=tuple((e, datetime.fromisoformat(t)) for e, t in s.get("last_seen", {}).items()),
             )
             for s in document["suites"]
         ),
@@ -294,7 +334,16 @@ def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
             AddressDisagreement(d["endpoint"], tuple(d["addresses"]), tuple(d["differ"]))
             for d in document.get("address_disagreements", [])
         ),
+        drift=decode_drift(document.get("drift")),
+        usage_period=_decode_period(document.get("usage_period")),
+        source=document.get("source"),
     )
+
+
+def _decode_period(data: Document | None) -> UsagePeriod | None:
+    if not data:
+        return None
+    return UsagePeriod(datetime.fromisoformat(data["since"]), int(data["runs"]))
 
 
 def scanned(report: VerifyAllReport) -> list[tuple[Endpoint, ProbeResult]]:

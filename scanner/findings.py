@@ -20,6 +20,7 @@ from scanner.models import (
     ProbeResult,
     SuiteUsage,
     TlsVersion,
+    UsagePeriod,
     VerifyAllReport,
 )
 
@@ -137,10 +138,47 @@ def verify_all_report(
     by_id = {r.endpoint_id: r for r in results}
     ordered = sorted(endpoints, key=lambda e: e.id)
     findings = tuple(finding(e, by_id[e.id], policy, generated_at, expiry_days) for e in ordered if e.id in by_id)
-    suites = suite_usage(policy, findings, legacy)
+    suites = tuple(
+        replace(s, last_seen=tuple((e, generated_at) for e in sorted({*s.negotiated_by, *s.required_by})))
+        for s in suite_usage(policy, findings, legacy)
+    )
     unused = tuple(s.name for s in suites if s.list == "selected" and not s.negotiated_by)
     report = VerifyAllReport(generated_at, policy, findings, suites, unused, complete)
     return replace(report, address_disagreements=address_disagreements(findings))
+
+
+def own_usage(findings: Sequence[EndpointFinding]) -> list[tuple[str, str, str]]:
+    """This run's (suite, kind, endpoint id): the suite each endpoint negotiated, the Disabled suites it required."""
+    used = [(f.probe.negotiated, "negotiated", f.endpoint.id) for f in findings if f.probe.negotiated]
+    used += [(name, "required", f.endpoint.id) for f in findings for name in f.required_disabled]
+    return [(str(suite), kind, endpoint_id) for suite, kind, endpoint_id in used]
+
+
+def over_period(
+    report: VerifyAllReport, usage: dict[tuple[str, str], dict[str, datetime]], period: UsagePeriod
+) -> VerifyAllReport:
+    """The report with its suites' usage taken over the whole collection period, as the vendor's asterisks
+    accumulate: negotiated_by and required_by list every endpoint seen in the period (this run's first),
+    with when each was last seen; Selected suites unused over the period."""
+    this_run = [f.endpoint.id for f in report.findings]
+
+    def users(name: str, kind: str) -> tuple[str, ...]:
+        seen = usage.get((name, kind), {})
+        return tuple(sorted(seen, key=lambda e: (e not in this_run, this_run.index(e) if e in this_run else 0, e)))
+
+    suites = tuple(
+        replace(
+            s,
+            negotiated_by=users(s.name, "negotiated"),
+            required_by=users(s.name, "required"),
+            last_seen=tuple(
+                sorted({**usage.get((s.name, "negotiated"), {}), **usage.get((s.name, "required"), {})}.items())
+            ),
+        )
+        for s in report.suites
+    )
+    unused = tuple(s.name for s in suites if s.list == "selected" and not s.negotiated_by)
+    return replace(report, suites=suites, unused_selected=unused, usage_period=period)
 
 
 def address_disagreements(findings: Sequence[EndpointFinding]) -> tuple[AddressDisagreement, ...]:

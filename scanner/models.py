@@ -245,6 +245,8 @@ class SuiteUsage:
     required_by: tuple[str, ...] = ()
     legacy: bool = False
     strength: str = ""
+    last_seen: tuple[tuple[str, datetime], ...] = ()
+    """When each endpoint of negotiated_by / required_by was last seen using the suite, within the period."""
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,65 @@ class AddressDisagreement:
     endpoint_id: str
     addresses: tuple[str, ...]
     aspects: tuple[str, ...]
+
+
+class ChangeKind(StrEnum):
+    """What changed for one endpoint between two runs."""
+
+    ADDED = "endpoint_added"
+    REMOVED = "endpoint_removed"
+    STATUS = "status"
+    CONNECTS = "connects"
+    """The client's verdict changed though the status did not (the certificate is now refused, or no longer)."""
+    SUITES_ADDED = "suites_added"
+    SUITES_REMOVED = "suites_removed"
+    SERVER_ORDER = "server_order"
+    NEGOTIATED = "negotiated"
+    TLS_VERSIONS = "tls_versions"
+    CERTIFICATE_REPLACED = "certificate_replaced"
+    CERTIFICATE_EXPIRING = "certificate_expiring"
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change of one endpoint: `before` and `after` are plain JSON values (a status, a list of suites)."""
+
+    endpoint_id: str
+    kind: ChangeKind
+    before: object
+    after: object
+
+
+@dataclass(frozen=True)
+class Drift:
+    """What changed since the previous complete run over the same endpoints file (None: there was none)."""
+
+    previous_run: int | None
+    changes: tuple[Change, ...] = ()
+
+
+@dataclass(frozen=True)
+class UsagePeriod:
+    """The usage collection period a run belongs to (the vendor's asterisks): when it began, and how many
+    runs it holds, this one included."""
+
+    since: datetime
+    runs: int
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One stored run, as `tlsverify history` and the report's picture of recent runs show it."""
+
+    run_id: int
+    generated_at: datetime
+    release: str
+    connect: int
+    failing: int
+    changes: int | None
+    """Changes since the previous comparable run; None when the run was not compared (stored before drift)."""
+    complete: bool
+    partial: bool
 
 
 @dataclass(frozen=True)
@@ -272,6 +333,12 @@ class VerifyAllReport:
     partial: bool = False
     """A run over some endpoints of the file only (--only): not a picture of the whole site."""
     address_disagreements: tuple[AddressDisagreement, ...] = ()
+    drift: Drift | None = None
+    """Changes since the previous complete run over the same endpoints file; None until compared."""
+    usage_period: UsagePeriod | None = None
+    """The period `suites` aggregate over; None: this run alone."""
+    source: str | None = None
+    """The endpoints file the run was over (its resolved path): runs are compared with runs of the same file."""
 
 
 class Severity(StrEnum):

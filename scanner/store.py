@@ -23,13 +23,14 @@ from typing import Any, TypeVar
 
 from scanner import document
 from scanner.files import private_folders
-from scanner.models import Endpoint, EndpointFinding, Policy, ProbeResult, VerifyAllReport
+from scanner.models import Endpoint, EndpointFinding, HistoryPoint, Policy, ProbeResult, VerifyAllReport
 
 T = TypeVar("T")
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _OUR_COLUMNS = {
     "runs": {"id", "kind", "generated_at", "complete", "policy_release", "policy_json", "report_json"},
+    "usage_resets": {"id", "reset_at"},
     "endpoint_results": {"run_id", "endpoint_id", "host", "port", "ip", "status", "result_json"},
     "suite_usage": {"run_id", "suite", "list", "kind", "endpoint_id"},
     "applied_policies": {"id", "applied_at", "release", "source", "policy_json"},
@@ -44,7 +45,8 @@ CREATE TABLE IF NOT EXISTS runs (
     complete INTEGER NOT NULL,
     policy_release TEXT NOT NULL,
     policy_json TEXT NOT NULL,
-    report_json TEXT NOT NULL
+    report_json TEXT NOT NULL,
+    source TEXT
 );
 CREATE TABLE IF NOT EXISTS endpoint_results (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -68,6 +70,10 @@ CREATE TABLE IF NOT EXISTS suite_usage (
     endpoint_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS suite_usage_suite ON suite_usage (suite, kind);
+CREATE TABLE IF NOT EXISTS usage_resets (
+    id INTEGER PRIMARY KEY,
+    reset_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS applied_policies (
     id INTEGER PRIMARY KEY,
     applied_at TEXT NOT NULL,
@@ -207,6 +213,9 @@ class Store:
                 raise StoreError(f"{path}: made by a newer tlsverify (schema {version}); upgrade tlsverify")
             with self._db:
                 self._db.executescript(_SCHEMA)
+                columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
+                if "source" not in columns:  # schema 2: runs did not say which endpoints file they were over
+                    self._db.execute("ALTER TABLE runs ADD COLUMN source TEXT")
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot use as a tlsverify database: {exc}") from None
@@ -278,14 +287,15 @@ class Store:
         doc = document.encode(report)
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO runs (generated_at, complete, policy_release, policy_json, report_json)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO runs (generated_at, complete, policy_release, policy_json, report_json, source)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (
                     report.generated_at.isoformat(),
                     int(report.complete),
                     report.policy.release,
                     json.dumps(doc["policy"]),
                     json.dumps(doc),
+                    report.source,
                 ),
             )
             run_id = int(cursor.lastrowid or 0)
@@ -310,16 +320,93 @@ class Store:
                     for e in doc["endpoints"]
                 ],
             )
+            # This run's own usage (the report's suites hold the period's): what later periods add up.
+            lists = {s["name"]: s["list"] for s in doc["suites"]}
+            own = [(e["negotiated"], "negotiated", e["id"]) for e in doc["endpoints"] if e["negotiated"]]
+            own += [(name, "required", e["id"]) for e in doc["endpoints"] for name in e["required_disabled"]]
             db.executemany(
                 "INSERT INTO suite_usage (run_id, suite, list, kind, endpoint_id) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (run_id, s["name"], s["list"], kind, endpoint_id)
-                    for s in doc["suites"]
-                    for kind, key in (("negotiated", "negotiated_by"), ("required", "required_by"))
-                    for endpoint_id in s[key]
-                ],
+                [(run_id, suite, lists.get(suite, "selected"), kind, endpoint_id) for suite, kind, endpoint_id in own],
             )
         return run_id
+
+    def reset_usage(self, at: datetime) -> None:
+        """`tlsverify usage reset`: a new usage collection period starts at `at` (nothing is deleted)."""
+        with self._transaction() as db:
+            db.execute("INSERT INTO usage_resets (reset_at) VALUES (?)", (at.isoformat(),))
+
+    def usage_anchor(self) -> datetime | None:
+        """When the newest period was started by hand: the last `policy apply` or `usage reset`, if any."""
+        found = [
+            datetime.fromisoformat(str(row[0]))
+            for row in (
+                self._row("SELECT applied_at FROM applied_policies ORDER BY id DESC LIMIT 1"),
+                self._row("SELECT reset_at FROM usage_resets ORDER BY id DESC LIMIT 1"),
+            )
+            if row is not None
+        ]
+        return max(found, default=None)
+
+    def first_run_at(self) -> datetime | None:
+        row = self._row("SELECT MIN(generated_at) FROM runs")
+        return datetime.fromisoformat(str(row[0])) if row and row[0] else None
+
+    def usage_since(self, start: datetime, policy: Policy) -> tuple[list[tuple[str, str, str, datetime]], int]:
+        """The suites used in the runs since `start` under `policy` (suite, kind, endpoint id, run time), and
+        how many such runs there are: what the period's asterisks are made of."""
+        policy_json = json.dumps(document.encode_policy(policy))
+        rows = self._rows(
+            "SELECT u.suite, u.kind, u.endpoint_id, r.generated_at FROM suite_usage u JOIN runs r ON r.id = u.run_id"
+            " WHERE r.generated_at >= ? AND r.policy_json = ?",
+            (start.isoformat(), policy_json),
+        )
+        count = self._row(
+            "SELECT COUNT(*) FROM runs WHERE generated_at >= ? AND policy_json = ?", (start.isoformat(), policy_json)
+        )
+        used = [(str(r[0]), str(r[1]), str(r[2]), datetime.fromisoformat(str(r[3]))) for r in rows]
+        return used, int(count[0]) if count else 0
+
+    def previous_complete(self, source: str | None, before: int | None = None) -> StoredRun | None:
+        """The newest complete run over the same endpoints file (before run `before`, if given)."""
+        query = "SELECT id, generated_at, complete, report_json FROM runs WHERE complete = 1 AND source IS ?"
+        params: tuple[object, ...] = (source,)
+        if before is not None:
+            query += " AND id < ?"
+            params += (before,)
+        row = self._row(query + " ORDER BY id DESC LIMIT 1", params)
+        return _stored(row, self.path) if row else None
+
+    def history(self, limit: int = 30, up_to: int | None = None) -> list[HistoryPoint]:
+        """The last `limit` runs (up to run `up_to`), oldest first, with their counts and changes."""
+        query = "SELECT id, generated_at, complete, report_json FROM runs"
+        params: tuple[object, ...] = ()
+        if up_to is not None:
+            query += " WHERE id <= ?"
+            params = (up_to,)
+        rows = self._rows(query + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        points = []
+        for row in reversed(rows):
+            report = _stored(row, self.path).report
+            connect = sum(1 for f in report.findings if f.connects)
+            points.append(
+                HistoryPoint(
+                    int(row[0]),
+                    report.generated_at,
+                    report.policy.release,
+                    connect,
+                    len(report.findings) - connect,
+                    len(report.drift.changes) if report.drift is not None else None,
+                    report.complete,
+                    report.partial,
+                )
+            )
+        return points
+
+    def prune(self, older_than: datetime) -> int:
+        """Delete the runs made before `older_than` (and their rows); how many were deleted."""
+        with self._transaction() as db:
+            cursor = db.execute("DELETE FROM runs WHERE generated_at < ?", (older_than.isoformat(),))
+        return int(cursor.rowcount)
 
     def apply_policy(self, policy: Policy, source: str, applied_at: datetime) -> int:
         """Record `policy` as the current one: a new usage collection period starts at `applied_at`."""

@@ -15,11 +15,22 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scanner import findings
+from scanner import drift, findings
 from scanner import policy as policy_rules
 from scanner.config import check_policy_file
 from scanner.files import check_writable, write_atomically, write_together
-from scanner.models import ConfigError, Endpoint, Policy, ProbeResult, Problem, Severity, VerifyAllReport
+from scanner.models import (
+    ConfigError,
+    Drift,
+    Endpoint,
+    HistoryPoint,
+    Policy,
+    ProbeResult,
+    Problem,
+    Severity,
+    UsagePeriod,
+    VerifyAllReport,
+)
 from scanner.policy import Releases
 from scanner.probe.contract import Prober
 from scanner.report import html_report, json_report
@@ -43,6 +54,8 @@ class ProbeSettings:
     exhaustive: bool = False
     expiry_warning_days: int = findings.EXPIRY_WARNING_DAYS
     all_addresses: bool = False
+    period_days: int = 7
+    """Length of a usage collection period (the vendor's weekly clearing of the asterisks)."""
 
     @property
     def scan(self) -> ScanSettings:
@@ -149,6 +162,8 @@ def verify_all(
     progress: Progress | None = None,
     on_wait: Callable[[], None] | None = None,
     partial: bool = False,
+    source: Path | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> VerifyAllRun:
     """Probe, cross-reference with the policy, store the run and write its reports, under the database's
     run lock (so a run that waited for this one cannot have its reports overwritten by ours)."""
@@ -159,7 +174,7 @@ def verify_all(
     check_outputs(outputs.out, [outputs.html.name, outputs.json.name])
     with run_lock(outputs.database, on_wait), Store(outputs.database) as store:  # a bad db fails before traffic
         results, complete = probe_all(endpoints, policy, prober, settings, progress)
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = clock().replace(microsecond=0)
         report = findings.verify_all_report(
             list(endpoints),
             results,
@@ -172,15 +187,29 @@ def verify_all(
         applied = store.current_policy()
         if applied is not None and applied.policy == policy:
             report = replace(report, period_start=applied.applied_at)
-        report = replace(report, partial=partial)
+        report = replace(report, partial=partial, source=str(source.resolve()) if source else None)
+        report = _with_history(store, report, now, settings.period_days)
         report = replace(report, run_id=store.save(report))
-        write_verify_all_reports(report, outputs)
+        write_verify_all_reports(report, outputs, store.history(up_to=report.run_id))
         return VerifyAllRun(report, outputs, interrupted=not complete or store.interrupted)
 
 
-def write_verify_all_reports(report: VerifyAllReport, outputs: Outputs) -> None:
-    """verify-all.html and verify-all.json, both or neither (never a new one beside an old one)."""
-    write_reports({outputs.html: html_report.render(report), outputs.json: json_report.render(report)})
+def _with_history(store: Store, report: VerifyAllReport, now: datetime, period_days: int) -> VerifyAllReport:
+    """The run read against the ones before it: its suites' usage over the collection period, and what
+    changed since the previous complete run over the same endpoints file."""
+    start = drift.period_start(store.usage_anchor(), store.first_run_at(), now, period_days)
+    earlier, runs = store.usage_since(start, report.policy)
+    usage = drift.aggregate(findings.own_usage(report.findings), earlier, now)
+    report = findings.over_period(report, usage, UsagePeriod(start, runs + 1))
+    previous = store.previous_complete(report.source)
+    changes = drift.compare(previous.report, report, previous.id) if previous else Drift(None)
+    return replace(report, drift=changes)
+
+
+def write_verify_all_reports(report: VerifyAllReport, outputs: Outputs, history: Sequence[HistoryPoint] = ()) -> None:
+    """verify-all.html and verify-all.json, both or neither (never a new one beside an old one); `history`
+    (the runs up to this one) draws the report's picture of recent runs."""
+    write_reports({outputs.html: html_report.render(report, history), outputs.json: json_report.render(report)})
 
 
 def write_reports(files: dict[Path, str]) -> None:
@@ -225,8 +254,9 @@ def rewrite_reports(outputs: Outputs, run_id: int | None = None) -> StoredRun:
     the database commit and the reports."""
     with Store(outputs.database, create=False) as store:
         stored = store.run(run_id) if run_id is not None else store.latest()
-    if stored is None:
-        which = f"run {run_id}" if run_id is not None else "complete run"
-        raise UsageError(f"{outputs.database}: no {which} stored; see `tlsverify verify-all`")
-    write_verify_all_reports(stored.report, outputs)
+        if stored is None:
+            which = f"run {run_id}" if run_id is not None else "complete run"
+            raise UsageError(f"{outputs.database}: no {which} stored; see `tlsverify verify-all`")
+        history = store.history(up_to=stored.id)
+    write_verify_all_reports(stored.report, outputs, history)
     return stored

@@ -92,8 +92,10 @@ def test_json_contract() -> None:
         "strength": "weak",
         "negotiated_by": [],
         "required_by": ["scep"],
+        "last_seen": {"scep": "2026-11-26T12:00:00+00:00"},
         "legacy": False,
     }
+    assert doc["usage_period"] is None and doc["drift"] is None  # made without a store: no period, no comparison
 
 
 def test_html_lists_asterisks_and_hover() -> None:

@@ -172,6 +172,14 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
         help="warn about certificates that expire within DAYS days (default: 30)",
     )
     parser.add_argument(
+        "--period-days",
+        type=bounded_int(366),
+        default=7,
+        metavar="DAYS",
+        help="length of a usage collection period: the asterisks add up every run since the last `policy apply` "
+        "or `usage reset`, for DAYS days at a time (default: 7, as the vendor clears them weekly)",
+    )
+    parser.add_argument(
         "--all-addresses",
         action="store_true",
         help="probe every A and AAAA address of each name, and report where they disagree",
@@ -197,6 +205,7 @@ def probe_settings(args: argparse.Namespace) -> ProbeSettings:
         exhaustive=args.exhaustive,
         expiry_warning_days=args.expiry_warning,
         all_addresses=args.all_addresses,
+        period_days=args.period_days,
     )
 
 

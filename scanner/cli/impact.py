@@ -146,7 +146,7 @@ def run_impact(args: argparse.Namespace) -> int:
         endpoints_file = endpoints_file or Path("endpoints.yaml")
         loaded = load_endpoints(endpoints_file, proxy=args.proxy, ca_file=args.ca_file)
         endpoints = select_endpoints(loaded, args.only, endpoints_file)
-        run_verify_all(args, endpoints, checked)
+        run_verify_all(args, endpoints, checked, endpoints_file)
         print()
     stored = _latest_scan(outputs(args).database)
     scanned_now, scan_time, scanned_policy = stored.scanned, stored.time, stored.policy

@@ -48,8 +48,11 @@ def checked_policy(args: argparse.Namespace) -> CheckedPolicy:
     return checked
 
 
-def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked: CheckedPolicy) -> int:
-    """Verify All with the command line's options; prints the summary; exits 130 at once after Ctrl-C."""
+def run_verify_all(
+    args: argparse.Namespace, endpoints: list[Endpoint], checked: CheckedPolicy, source: Path | None = None
+) -> int:
+    """Verify All with the command line's options; prints the summary; exits 130 at once after Ctrl-C.
+    `source` is the endpoints file: the run is compared with the previous one over the same file."""
     where = outputs(args)
 
     def waiting() -> None:
@@ -57,7 +60,9 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
 
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
     partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
-    run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting, partial)
+    run = verify_all(
+        endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting, partial, source
+    )
     if not run.report.complete:
         say_interrupted(len(run.report.findings))
     print(text.summary(run.report))
@@ -70,7 +75,7 @@ def run_verify_all(args: argparse.Namespace, endpoints: list[Endpoint], checked:
 def verify_all_command(args: argparse.Namespace) -> int:
     loaded = load_endpoints(args.endpoints, proxy=args.proxy, ca_file=args.ca_file)
     endpoints = select_endpoints(loaded, args.only, args.endpoints)
-    return run_verify_all(args, endpoints, checked_policy(args))
+    return run_verify_all(args, endpoints, checked_policy(args), args.endpoints)
 
 
 def demo_command(args: argparse.Namespace) -> int:
@@ -87,7 +92,7 @@ def demo_command(args: argparse.Namespace) -> int:
         for line in skipped:
             print(f"  left out {line}")
         endpoints = load_endpoints(endpoints_path)
-        code = run_verify_all(args, endpoints, checked)
+        code = run_verify_all(args, endpoints, checked, endpoints_path)
     print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
     return code
 

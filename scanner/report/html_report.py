@@ -6,13 +6,14 @@ autoescaped template variables.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import jinja2
 
 from scanner.document import encode
-from scanner.models import EndpointFinding, EndpointStatus, VerifyAllReport
-from scanner.report.view import address, client_certificate_text, hover_text, jsse
+from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
+from scanner.report.view import address, change_value, client_certificate_text, hover_text, jsse
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("scanner.report", "templates"),
@@ -23,6 +24,7 @@ _ENV = jinja2.Environment(
 )
 _ENV.filters["jsse"] = jsse
 _ENV.filters["client_certificate"] = client_certificate_text
+_ENV.filters["change_value"] = change_value
 
 
 def environment() -> jinja2.Environment:
@@ -49,7 +51,7 @@ def _suite_rows(report: VerifyAllReport, list_name: str, since: str) -> list[dic
         if s.list != list_name:
             continue
         ids = s.negotiated_by if list_name == "selected" else s.required_by
-        addresses = [address(by_id[i]) for i in ids]
+        addresses = [address(by_id[i]) if i in by_id else i for i in ids]  # the period's: some not in this run
         verb = "have negotiated" if list_name == "selected" else "needed (and failed without)"
         rows.append(
             {
@@ -90,9 +92,43 @@ def _endpoint_row(f: EndpointFinding, fields: dict[str, Any]) -> dict[str, Any]:
     return {"address": address(f), "label": label, **fields}
 
 
-def render(report: VerifyAllReport) -> str:
-    """The whole page as a string."""
-    since = (report.period_start or report.generated_at).strftime("%Y-%m-%d %H:%M UTC")
+def _history_chart(history: Sequence[HistoryPoint]) -> dict[str, Any] | None:
+    """The picture of recent runs, as shapes for an inline SVG: per run a bar of the endpoints that connect
+    (green) under those that fail (red), and a mark above a run that changed something."""
+    points = list(history)[-30:]
+    if not points:
+        return None
+    tallest = max(p.connect + p.failing for p in points) or 1
+    width, height, gap = 14, 60, 4
+    bars = []
+    for index, p in enumerate(points):
+        x = index * (width + gap)
+        failing_h = round(height * p.failing / tallest)
+        connect_h = round(height * p.connect / tallest)
+        changes = "not compared" if p.changes is None else f"{p.changes} changes"
+        changes += ("" if p.complete else ", incomplete") + (", some endpoints" if p.partial else "")
+        bars.append(
+            {
+                "x": x,
+                "connect_y": 12 + height - connect_h - failing_h,
+                "connect_h": connect_h,
+                "failing_y": 12 + height - failing_h,
+                "failing_h": failing_h,
+                "changed": bool(p.changes),
+                "incomplete": not p.complete,
+                "title": (
+                    f"run {p.run_id}, {p.generated_at.strftime('%Y-%m-%d %H:%M')}: {p.connect} connect, "
+                    f"{p.failing} fail, {changes}"
+                ),
+            }
+        )
+    return {"bars": bars, "width": len(points) * (width + gap), "height": height + 14, "bar": width}
+
+
+def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str:
+    """The whole page as a string; `history` (the runs up to this one, oldest first) draws recent runs."""
+    start = report.usage_period.since if report.usage_period else (report.period_start or report.generated_at)
+    since = start.strftime("%Y-%m-%d %H:%M UTC")
     data = encode(report)
     # The JSON document already holds every endpoint's fields: built once, filtered for each section.
     rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
@@ -109,4 +145,7 @@ def render(report: VerifyAllReport) -> str:
         failing=[r for r in rows if not r["connects"]],
         expiring=[r for r in rows if r["certificate_warnings"]],
         endpoints=rows,
+        chart=_history_chart(history),
+        changes=data["drift"]["changes"] if data["drift"] else [],
+        previous_run=data["drift"]["previous_run"] if data["drift"] else None,
     )

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from scanner.models import EndpointStatus, VerifyAllReport
-from scanner.report.view import client_certificate_text, jsse
+from scanner.models import Change, EndpointStatus, VerifyAllReport
+from scanner.report.view import change_value, client_certificate_text, jsse
 
 
 def progress_bar(done: int, total: int, width: int = 30) -> str:
     """`[#########.........]  9/30` for a carriage-return progress line."""
     filled = int(width * done / total) if total else width
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+
+
+def change_line(change: Change) -> str:
+    """`apns: negotiated TLS_A -> TLS_B`, one change on one line."""
+    kind = change.kind.value.replace("_", " ")
+    if change.before is None:
+        return f"{change.endpoint_id}: {kind}: {change_value(change.after)}"
+    if change.after is None:
+        return f"{change.endpoint_id}: {kind}: {change_value(change.before)}"
+    return f"{change.endpoint_id}: {kind}: {change_value(change.before)} -> {change_value(change.after)}"
 
 
 def summary(report: VerifyAllReport) -> str:
@@ -53,6 +63,15 @@ def summary(report: VerifyAllReport) -> str:
         lines.append(
             f"Addresses disagree behind {d.endpoint_id} ({', '.join(d.addresses)}): {', '.join(d.aspects)} differ."
         )
+    if report.drift is not None and report.drift.previous_run is not None:
+        if report.drift.changes:
+            lines.append(f"Changes since run {report.drift.previous_run}:")
+            lines += [f"  {change_line(c)}" for c in report.drift.changes]
+        else:
+            lines.append(f"No changes since run {report.drift.previous_run}.")
+    if report.usage_period is not None and report.usage_period.runs > 1:
+        since = report.usage_period.since.strftime("%Y-%m-%d %H:%M UTC")
+        lines.append(f"Usage (the asterisks) over {report.usage_period.runs} runs since {since}.")
     if not report.complete:
         lines.append("The run was interrupted: the results above are incomplete.")
     return "\n".join(lines)

@@ -34,3 +34,16 @@ def client_certificate_text(kind: str) -> str:
             "application behind it may still refuse such a client (nginx answers 400)"
         )
     return "the server asks for a client certificate (whether it refuses a client without one is not known)"
+
+
+def change_value(value: object) -> str:
+    """A change's before or after value as a cell shows it: lists joined, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return " · ".join(f"{k}: {v}" for k, v in value.items())
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)

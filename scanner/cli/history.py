@@ -1,0 +1,91 @@
+"""`tlsverify history`, `diff`, `usage reset` and `prune`: the stored runs, what changed between two of
+them, a new usage collection period, and deleting old runs. None of them probes; only `usage reset` and
+`prune` write, and only to an existing database."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from scanner import drift
+from scanner.cli.common import ExitCode, SubParsers, bounded_int, database_path, positive_int
+from scanner.report.text import change_line
+from scanner.store import Store
+from scanner.verify import UsageError
+
+_DEFAULT_DB = Path("reports/tlsverify.sqlite")
+
+
+def _db_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=database_path, default=_DEFAULT_DB, help=f"SQLite history (default: {_DEFAULT_DB})"
+    )
+
+
+def add_commands(commands: SubParsers) -> None:
+    history = commands.add_parser("history", help="list the stored runs: time, policy, counts, changes")
+    history.add_argument("--limit", type=bounded_int(100_000), default=30, help="newest runs shown (default: 30)")
+    _db_option(history)
+    diff = commands.add_parser("diff", help="what changed between two stored runs (exit 1 when something did)")
+    diff.add_argument("run_a", type=positive_int, metavar="RUN_A", help="the earlier run's id (see `history`)")
+    diff.add_argument("run_b", type=positive_int, metavar="RUN_B", help="the later run's id")
+    _db_option(diff)
+    usage = commands.add_parser("usage", help="the usage collection period behind the asterisks")
+    actions = usage.add_subparsers(dest="usage_action", required=True, metavar="ACTION")
+    reset = actions.add_parser("reset", help="start a new usage collection period now (nothing is deleted)")
+    _db_option(reset)
+    prune = commands.add_parser("prune", help="delete the runs older than some days")
+    prune.add_argument(
+        "--older-than", type=bounded_int(100_000), required=True, metavar="DAYS", help="delete runs older than DAYS"
+    )
+    _db_option(prune)
+
+
+def history_command(args: argparse.Namespace) -> int:
+    with Store(args.db, create=False) as store:
+        points = store.history(limit=args.limit)
+    if not points:
+        print(f"{args.db}: no runs stored")
+        return ExitCode.OK
+    print(f"{'run':>5}  {'time (UTC)':<16}  {'release':<10}  {'connect':>7}  {'fail':>4}  changes")
+    for p in points:
+        changes = "—" if p.changes is None else str(p.changes)
+        notes = ("" if p.complete else "  incomplete") + ("  some endpoints only" if p.partial else "")
+        when = p.generated_at.strftime("%Y-%m-%d %H:%M")
+        print(f"{p.run_id:>5}  {when:<16}  {p.release:<10}  {p.connect:>7}  {p.failing:>4}  {changes}{notes}")
+    return ExitCode.OK
+
+
+def diff_command(args: argparse.Namespace) -> int:
+    with Store(args.db, create=False) as store:
+        runs = [store.run(args.run_a), store.run(args.run_b)]
+    missing = [str(i) for i, run in zip((args.run_a, args.run_b), runs, strict=True) if run is None]
+    if missing:
+        raise UsageError(f"{args.db}: no run {', '.join(missing)} stored; see `tlsverify history`")
+    a, b = runs
+    assert a is not None and b is not None
+    changes = drift.compare(a.report, b.report, a.id).changes
+    if not changes:
+        print(f"No changes from run {a.id} to run {b.id}.")
+        return ExitCode.OK
+    print(f"{len(changes)} changes from run {a.id} ({a.generated_at}) to run {b.id} ({b.generated_at}):")
+    for change in changes:
+        print(f"  {change_line(change)}")
+    return ExitCode.FINDINGS
+
+
+def usage_command(args: argparse.Namespace) -> int:
+    now = datetime.now(UTC).replace(microsecond=0)
+    with Store(args.db, create=False) as store:
+        store.reset_usage(now)
+    print(f"A new usage collection period starts now ({now.isoformat()}): the asterisks count from here.")
+    return ExitCode.OK
+
+
+def prune_command(args: argparse.Namespace) -> int:
+    cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
+    with Store(args.db, create=False) as store:
+        deleted = store.prune(cutoff)
+    print(f"Deleted {deleted} runs older than {args.older_than} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")
+    return ExitCode.OK
