@@ -73,15 +73,17 @@ def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
     for f in report.findings:
         if f.rescue:
             rescues.setdefault(f.rescue, []).append(f.endpoint.id)
+    # This run's needs (the suites' required_by is the whole period's: the asterisks, not what to do now).
+    needing = {s.name: [f.endpoint.id for f in report.findings if s.name in f.required_disabled] for s in report.suites}
     return [
         {
             "name": s.jsse_name,
             "strength": s.strength,
-            "endpoints": list(s.required_by),
+            "endpoints": needing[s.name],
             "rescues": rescues.get(s.name, []),
         }
         for s in report.suites
-        if s.required_by
+        if needing[s.name]
     ]
 
 
@@ -137,6 +139,7 @@ def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str
     return template.render(
         report=data,
         since=since,
+        generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
         selected=_suite_rows(report, "selected", since),
         disabled=_suite_rows(report, "disabled", since),
         required=_required(report),

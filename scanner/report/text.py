@@ -50,7 +50,7 @@ def summary(report: VerifyAllReport) -> str:
     ok = sum(1 for f in report.findings if f.connects)
     refused = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK and not f.connects)
     expiring = sum(1 for f in report.findings if f.certificate_warnings)
-    required = [s for s in report.suites if s.required_by]
+    required = {name for f in report.findings for name in f.required_disabled}  # this run's, not the period's
     lines.append("")
     certificates = f" ({refused} negotiate but the client refuses the certificate)" if refused else ""
     lines.append(
