@@ -1,8 +1,9 @@
 """Shared fixtures, and the network rule enforced: tests may connect to loopback only.
 
 Every `socket.connect` and name lookup in the test process goes through a guard that refuses any
-address outside 127.0.0.0/8 and ::1, and any name lookup but of address literals and `localhost`: a
-lookup would send a DNS query to the machine's resolver, which is not on loopback.
+address outside 127.0.0.0/8 and ::1, and any name lookup but of address literals and `localhost` (reverse
+lookups too, but of loopback addresses): a lookup would send a DNS query to the machine's resolver, which
+is not on loopback.
 """
 
 from __future__ import annotations
@@ -67,11 +68,26 @@ def _guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
+_real_gethostbyaddr = socket.gethostbyaddr
+
+
+def _guarded_gethostbyaddr(host: str) -> Any:
+    """A reverse lookup (what socket.getfqdn and smtplib's default EHLO name make) asks the resolver too."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ForbiddenTraffic(f"reverse DNS lookup of {host!r}: tests may not query a resolver")
+    return _real_gethostbyaddr(host)
+
+
 @pytest.fixture(autouse=True)
 def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", _guarded_connect_ex)
     monkeypatch.setattr(socket, "getaddrinfo", _guarded_getaddrinfo)
+    monkeypatch.setattr(socket, "gethostbyaddr", _guarded_gethostbyaddr)
 
 
 @pytest.fixture(scope="module")

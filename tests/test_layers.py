@@ -27,6 +27,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     "trustme": ("lab/",),
     "cryptography": ("probe/certificate.py",),
     "aiosmtpd": ("lab/smtp.py",),
+    "apprise": ("notify.py",),
+    "croniter": ("schedule.py",),
     "argparse": ("cli/",),
 }
 

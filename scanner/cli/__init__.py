@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from scanner.cli import history, impact, policy, verify
+from scanner.cli import history, impact, policy, schedule, verify
 from scanner.cli.common import ExitCode, add_scan_options, exit_now
 from scanner.models import ConfigError
 from scanner.store import StoreError
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     impact.add_impact_command(commands, add_scan_options)
     policy.add_commands(commands)
     history.add_commands(commands)
+    schedule.add_commands(commands)
     return parser
 
 
@@ -40,6 +41,7 @@ _COMMANDS = {
     "policy": policy.run,
     "impact": impact.run_impact,
     "history": history.history_command,
+    "schedule": schedule.run,
     "diff": history.diff_command,
     "usage": history.usage_command,
     "prune": history.prune_command,

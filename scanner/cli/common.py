@@ -1,5 +1,5 @@
 """What every command shares: exit codes, the one usage-error path, the scan options and how they become
-typed settings, the progress line, and leaving at once after Ctrl-C."""
+typed settings, the progress line, the notifications after a run, and leaving at once after Ctrl-C."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeAlias
 
+from scanner import notify
 from scanner.config import parse_proxy_url
-from scanner.models import ProbeResult, Proxy
+from scanner.models import ProbeResult, Proxy, VerifyAllReport
 from scanner.report import text
-from scanner.verify import Outputs, ProbeSettings, Progress
+from scanner.verify import Outputs, ProbeSettings, Progress, UsageError
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -185,7 +186,39 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
         help="probe every A and AAAA address of each name, and report where they disagree",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_notify_options(parser)
     add_releases_option(parser)
+
+
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "notifications",
+        "sent through Apprise after a complete run that has changes since the previous run over the same "
+        "endpoints file, or endpoints that newly fail (any failing endpoint on a first run); never after an "
+        "interrupted run. URLs carry secrets: they are shown redacted and written nowhere.",
+    )
+    group.add_argument(
+        "--notify",
+        type=notify_url,
+        action="append",
+        default=[],
+        metavar="URL",
+        help="notify this Apprise URL (mailto://, mailtos://, json://, slack://, msteams://, ...; repeatable); "
+        "a URL with a password or token is better kept in --notify-config FILE, since a command line is visible "
+        "to other users of the machine",
+    )
+    group.add_argument(
+        "--notify-config",
+        type=notify_config,
+        default=None,
+        metavar="FILE",
+        help="notify every URL of this Apprise configuration file (text: one URL a line; or YAML with `urls:`)",
+    )
+    group.add_argument(
+        "--notify-always",
+        action="store_true",
+        help="notify after every complete run, quiet ones too (nothing changed, nothing newly failing)",
+    )
 
 
 def proxy_url(value: str) -> Proxy:
@@ -194,6 +227,52 @@ def proxy_url(value: str) -> Proxy:
         return parse_proxy_url(value)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def notify_url(value: str) -> notify.Target:
+    """`--notify URL`: an Apprise URL, checked without traffic; the error shows it redacted."""
+    try:
+        return notify.check_url(value)
+    except notify.NotifyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def notify_config(value: str) -> notify.ConfigFile:
+    """`--notify-config FILE`: an Apprise configuration file, read and checked now, before any traffic."""
+    try:
+        return notify.read_config(Path(value))
+    except notify.NotifyError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def notifications(args: argparse.Namespace) -> notify.Notifications:
+    """Where the command line says a run's notification goes (nowhere for a command without the options)."""
+    config = getattr(args, "notify_config", None)
+    wanted = notify.Notifications(
+        targets=tuple(getattr(args, "notify", None) or ()),
+        configs=(config,) if config is not None else (),
+        always=bool(getattr(args, "notify_always", False)),
+    )
+    if wanted.always and not (wanted.targets or wanted.configs):
+        raise UsageError("--notify-always says when, not where: add --notify URL or --notify-config FILE")
+    return wanted
+
+
+def send_notifications(args: argparse.Namespace, report: VerifyAllReport, where: Outputs) -> None:
+    """After a run: notify if the options ask for it and the run warrants it. A notification that cannot be
+    sent is said on standard error (its URL redacted) and changes nothing else, the exit code included."""
+    wanted = notifications(args)
+    if not wanted:
+        return
+    if not notify.should_send(report, wanted.always):
+        why = "the run was interrupted" if not report.complete else "nothing changed and no endpoint newly fails"
+        print(f"No notification: {why}")
+        return
+    delivery = notify.send(notify.compose(report, [where.html, where.json, where.database]), wanted)
+    for failure in delivery.failed:
+        print(f"tlsverify: notification to {failure} failed; the run is stored all the same", file=sys.stderr)
+    if delivery.sent:
+        print(f"Notification sent to {delivery.sent} service{'' if delivery.sent == 1 else 's'}")
 
 
 def probe_settings(args: argparse.Namespace) -> ProbeSettings:

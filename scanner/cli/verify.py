@@ -14,11 +14,13 @@ from scanner.cli.common import (
     database_path,
     exit_now,
     folder_path,
+    notifications,
     outputs,
     positive_int,
     probe_settings,
     progress_line,
     say_interrupted,
+    send_notifications,
 )
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.models import Endpoint
@@ -58,6 +60,7 @@ def run_verify_all(
     def waiting() -> None:
         print(f"tlsverify: waiting for another run that uses {where.database}", file=sys.stderr, flush=True)
 
+    notifications(args)  # a notification option that cannot work stops the run before any traffic
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
     partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
     run = verify_all(
@@ -68,7 +71,8 @@ def run_verify_all(
     print(text.summary(run.report))
     print(f"\nReports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})")
     if run.interrupted:
-        exit_now(ExitCode.INTERRUPTED)  # everything that finished is stored
+        exit_now(ExitCode.INTERRUPTED)  # everything that finished is stored; an interrupted run notifies no one
+    send_notifications(args, run.report, where)
     return findings.exit_code(run.report)
 
 
