@@ -20,8 +20,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import apprise
+from typing import TYPE_CHECKING
 
 from scanner.models import Change, ChangeKind, EndpointFinding, EndpointStatus, VerifyAllReport, host_port
 
@@ -31,6 +30,9 @@ SEND_SECONDS = 120.0
 LIST_ITEMS = 3
 """Suites shown of a changed list before "and N more"."""
 REDACTED = "[redacted]"
+
+if TYPE_CHECKING:  # imported where it is used: Apprise costs about 70 ms, and most commands never notify
+    import apprise
 
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _HOSTNAME = re.compile(r"(?=.{1,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}")
@@ -135,6 +137,8 @@ def _apprise_quietly() -> Iterator[None]:
 
 def _keep_apprise_logs_in() -> None:
     """Apprise logs a URL it cannot parse whole: keep its records off stderr and out of the caller's logs."""
+    import apprise
+
     logger = logging.getLogger(apprise.LOGGER_NAME)
     logger.propagate = False
     if not any(isinstance(h, logging.NullHandler) for h in logger.handlers):
@@ -142,11 +146,15 @@ def _keep_apprise_logs_in() -> None:
 
 
 def _asset() -> apprise.AppriseAsset:
+    import apprise
+
     return apprise.AppriseAsset(app_id=APP_ID, app_desc="tlsverify Verify All")
 
 
 def check_url(url: str) -> Target:
     """`url` as a Target if Apprise can use it; NotifyError (with the URL redacted) if not. No traffic."""
+    import apprise
+
     with _apprise_quietly():
         service = apprise.Apprise.instantiate(url, asset=_asset())
     if service is None:
@@ -190,6 +198,8 @@ def read_config(path: Path) -> ConfigFile:
 
 def _parse_config(text: str) -> tuple[int, int]:
     """How many services an Apprise configuration's text names, and how many errors Apprise logged reading it."""
+    import apprise
+
     counter = _Problems()
     logger = logging.getLogger(apprise.LOGGER_NAME)
     with _apprise_quietly():
@@ -402,6 +412,8 @@ class Delivery:
 def send(message: Message, notifications: Notifications) -> Delivery:
     """Send `message` to every target and every service of the configuration files. Never raises: a service
     that is down, refuses or times out is a failure in the result, named by its redacted URL."""
+    import apprise
+
     try:
         with _apprise_quietly():
             notifier, unusable = _notifier(notifications)
@@ -421,6 +433,8 @@ def send(message: Message, notifications: Notifications) -> Delivery:
 
 def _notifier(notifications: Notifications) -> tuple[apprise.Apprise, tuple[str, ...]]:
     """Apprise with every service to notify, and the targets it could not load (checked before, so none)."""
+    import apprise
+
     notifier = apprise.Apprise(asset=_asset())
     unusable: list[str] = []
     for target in notifications.targets:
@@ -437,5 +451,7 @@ def _notifier(notifications: Notifications) -> tuple[apprise.Apprise, tuple[str,
 
 
 def _failure(result: apprise.NotifyResult) -> str:
+    import apprise
+
     timed_out = result.status is apprise.AppriseResultStatus.TIMEOUT
     return f"{redact(result.url)} ({result.name}{', timed out' if timed_out else ''})"
