@@ -282,6 +282,7 @@ def encode_drift(drift: Drift | None) -> Document | None:
         return None
     return {
         "previous_run": drift.previous_run,
+        "policy_changed": drift.policy_changed,
         "changes": [
             {"endpoint": c.endpoint_id, "kind": c.kind.value, "before": c.before, "after": c.after}
             for c in drift.changes
@@ -295,7 +296,7 @@ def decode_drift(data: Document | None) -> Drift | None:
     changes = tuple(
         Change(c["endpoint"], ChangeKind(c["kind"]), c.get("before"), c.get("after")) for c in data["changes"]
     )
-    return Drift(data.get("previous_run"), changes)
+    return Drift(data.get("previous_run"), changes, bool(data.get("policy_changed", False)))
 
 
 def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:

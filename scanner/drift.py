@@ -4,6 +4,7 @@ times in, values out."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from scanner.models import Change, ChangeKind, Drift, EndpointFinding, EndpointStatus, VerifyAllReport
@@ -17,9 +18,12 @@ def compare(before: VerifyAllReport, after: VerifyAllReport, previous_run: int |
     runs covered the whole endpoints file (a --only run leaves the others out, it does not remove them)."""
     old = {f.endpoint.id: f for f in before.findings}
     new = {f.endpoint.id: f for f in after.findings}
+    _pair_addresses(old, new)
     whole = not before.partial and not after.partial and before.complete and after.complete
     changes: list[Change] = []
     for endpoint_id in sorted(old.keys() | new.keys()):
+        if _comes_and_goes(endpoint_id, old, new):
+            continue  # one address of a name (--all-addresses): addresses come and go with DNS
         if endpoint_id not in old:
             if whole:
                 changes.append(Change(endpoint_id, ChangeKind.ADDED, None, new[endpoint_id].probe.status.value))
@@ -27,8 +31,37 @@ def compare(before: VerifyAllReport, after: VerifyAllReport, previous_run: int |
             if whole:
                 changes.append(Change(endpoint_id, ChangeKind.REMOVED, old[endpoint_id].probe.status.value, None))
         else:
-            changes += endpoint_changes(old[endpoint_id], new[endpoint_id])
-    return Drift(previous_run, tuple(changes))
+            # (named by the key: an address of a name is compared with the name probed as one endpoint)
+            changes += [
+                replace(c, endpoint_id=endpoint_id) for c in endpoint_changes(old[endpoint_id], new[endpoint_id])
+            ]
+    return Drift(previous_run, tuple(changes), policy_changed=before.policy != after.policy)
+
+
+def _pair_addresses(old: dict[str, EndpointFinding], new: dict[str, EndpointFinding]) -> None:
+    """A run with --all-addresses beside one without: each address (`ID@ADDRESS`) is compared with the
+    endpoint probed as one (`ID`), so switching the option on or off is not endpoints added and removed."""
+    for mine, other in ((old, new), (new, old)):
+        for f in [f for f in mine.values() if f.endpoint.address_of in other and f.endpoint.id not in other]:
+            parent = other[str(f.endpoint.address_of)]
+            if parent.endpoint.address_of is None:
+                other[f.endpoint.id] = parent
+    for mine, other in ((old, new), (new, old)):
+        for endpoint_id in [i for i, f in mine.items() if f.endpoint.address_of is None and _expanded(i, other)]:
+            mine.pop(endpoint_id)
+
+
+def _expanded(endpoint_id: str, findings: dict[str, EndpointFinding]) -> bool:
+    return any(f.endpoint.address_of == endpoint_id for f in findings.values())
+
+
+def _comes_and_goes(endpoint_id: str, old: dict[str, EndpointFinding], new: dict[str, EndpointFinding]) -> bool:
+    """An address of a name that only one run has, while both runs probed the name."""
+    finding = new.get(endpoint_id) or old.get(endpoint_id)
+    parent = finding.endpoint.address_of if finding is not None else None
+    if parent is None or (endpoint_id in old and endpoint_id in new):
+        return False
+    return _expanded(parent, old) and _expanded(parent, new)
 
 
 def endpoint_changes(a: EndpointFinding, b: EndpointFinding) -> list[Change]:
@@ -88,8 +121,8 @@ def period_start(anchor: datetime | None, first_run: datetime | None, now: datet
     `policy apply` or `usage reset`; without one, the first run ever) and follow one another, as the vendor's
     weekly clearing does; an apply or a reset starts a new one at once."""
     base = anchor or first_run or now
-    if now <= base:
-        return base
+    if now <= base:  # an anchor in the future (a clock that was wrong when it was set): the period starts now
+        return now
     length = timedelta(days=days)
     return base + length * ((now - base) // length)
 

@@ -291,6 +291,9 @@ class Drift:
 
     previous_run: int | None
     changes: tuple[Change, ...] = ()
+    policy_changed: bool = False
+    """The previous run was under another policy: a negotiated suite or a status may have changed for that
+    reason, not the server's."""
 
 
 @dataclass(frozen=True)

@@ -262,10 +262,24 @@ class Message:
     body: str
 
 
-def compose(report: VerifyAllReport, reports: Sequence[Path] = ()) -> Message:
+def compose(report: VerifyAllReport, reports: Sequence[Path] = (), owed: Sequence[VerifyAllReport] = ()) -> Message:
     """The notification for `report`: the counts in the subject; the changes, the failing endpoints and
-    where the reports are (`reports`) in the body."""
-    return Message(subject(report), body(report, reports))
+    where the reports are (`reports`) in the body. `owed` are earlier runs whose own notification could not
+    be sent: their changes come along, so none is lost."""
+    text = body(report, reports)
+    if owed:
+        text = "\n\n".join([text, *(_owed_section(earlier) for earlier in owed)])
+    more = f" (and {_count(len(owed), 'earlier run')} not notified before)" if owed else ""
+    return Message(subject(report) + more, text)
+
+
+def _owed_section(report: VerifyAllReport) -> str:
+    """An earlier run whose notification could not be sent, as it would have been told."""
+    run = f"run {report.run_id}" if report.run_id is not None else "an earlier run"
+    lines = [f"Not notified before, from {run} at {report.generated_at:%Y-%m-%d %H:%M} UTC:"]
+    lines += [f"  {c.endpoint_id}: {describe(c)}" for c in changes(report)]
+    lines += [f"  {f.endpoint.id}: newly failing ({f.probe.status.value})" for f in new_failures(report)]
+    return "\n".join(lines)
 
 
 def _count(n: int, noun: str) -> str:

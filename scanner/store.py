@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,7 +46,8 @@ CREATE TABLE IF NOT EXISTS runs (
     policy_release TEXT NOT NULL,
     policy_json TEXT NOT NULL,
     report_json TEXT NOT NULL,
-    source TEXT
+    source TEXT,
+    notification TEXT
 );
 CREATE TABLE IF NOT EXISTS endpoint_results (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
@@ -189,11 +190,15 @@ class Site:
 class Store:
     """A tlsverify SQLite database; use as a context manager."""
 
-    def __init__(self, path: Path, create: bool = True) -> None:
+    def __init__(self, path: Path, create: bool = True, read_only: bool = False) -> None:
         """Open the database at `path`, creating it (owner-only) if `create`; a file that is not a tlsverify
-        database, or is damaged, is refused before anything in it is touched."""
+        database, or is damaged, is refused before anything in it is touched. `read_only` opens it for reading
+        alone: no schema upgrade, no journal change, nothing written (a read-only mount works; an older
+        tlsverify can go on using the file)."""
         self.path = path
         self.interrupted = False  # Ctrl-C came during a write (held until it was committed)
+        if read_only:
+            create = False
         if not create and not path.is_file():
             raise StoreError(
                 f"{path}: no database there, so no complete Verify All run stored; run `tlsverify verify-all` "
@@ -204,6 +209,10 @@ class Store:
                 private_folders(path.parent)
                 if not path.exists():
                     os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            if read_only:
+                self._db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
+                self._refuse_foreign_or_damaged()
+                return
             self._db = sqlite3.connect(path, timeout=30)
             self._refuse_foreign_or_damaged()
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -214,8 +223,9 @@ class Store:
             with self._db:
                 self._db.executescript(_SCHEMA)
                 columns = {row[1] for row in self._db.execute("PRAGMA table_info(runs)")}
-                if "source" not in columns:  # schema 2: runs did not say which endpoints file they were over
-                    self._db.execute("ALTER TABLE runs ADD COLUMN source TEXT")
+                for column in ("source", "notification"):  # schema 2 had neither
+                    if column not in columns:
+                        self._db.execute(f"ALTER TABLE runs ADD COLUMN {column} TEXT")
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{path}: cannot use as a tlsverify database: {exc}") from None
@@ -366,15 +376,36 @@ class Store:
         used = [(str(r[0]), str(r[1]), str(r[2]), datetime.fromisoformat(str(r[3]))) for r in rows]
         return used, int(count[0]) if count else 0
 
-    def previous_complete(self, source: str | None, before: int | None = None) -> StoredRun | None:
-        """The newest complete run over the same endpoints file (before run `before`, if given)."""
-        query = "SELECT id, generated_at, complete, report_json FROM runs WHERE complete = 1 AND source IS ?"
-        params: tuple[object, ...] = (source,)
-        if before is not None:
-            query += " AND id < ?"
-            params += (before,)
-        row = self._row(query + " ORDER BY id DESC LIMIT 1", params)
-        return _stored(row, self.path) if row else None
+    def baseline(self, source: str | None) -> tuple[VerifyAllReport, int] | None:
+        """What a new run over the endpoints file `source` is compared with: the newest complete run over the
+        whole file, each endpoint's result replaced by a newer complete --only run's where there is one (so a
+        change is never lost behind an --only run), and the newest run id used. Runs stored before runs said
+        their file (schema 2) stand in when no run names it. None when there is nothing to compare with."""
+        for match in ("source IS ?", "source IS NULL"):
+            params: tuple[object, ...] = (source,) if "?" in match else ()
+            rows = self._rows(f"SELECT id FROM runs WHERE complete = 1 AND {match} ORDER BY id DESC", params)
+            if rows:
+                return self._merged([int(r[0]) for r in rows])
+        return None
+
+    def _merged(self, newest_first: list[int]) -> tuple[VerifyAllReport, int]:
+        later: list[StoredRun] = []
+        base: StoredRun | None = None
+        for run_id in newest_first:
+            run = self.run(run_id)
+            if run is None:
+                continue
+            if not run.report.partial:
+                base = run
+                break
+            later.append(run)
+        if base is None:  # only --only runs: the oldest of them is the base
+            base, later = later[-1], later[:-1]
+        findings = {f.endpoint.id: f for f in base.report.findings}
+        for run in reversed(later):  # oldest first, so the newest result wins
+            findings.update({f.endpoint.id: f for f in run.report.findings})
+        merged = replace(base.report, findings=tuple(sorted(findings.values(), key=lambda f: f.endpoint.id)))
+        return merged, max([base.id, *(run.id for run in later)])
 
     def history(self, limit: int = 30, up_to: int | None = None) -> list[HistoryPoint]:
         """The last `limit` runs (up to run `up_to`), oldest first, with their counts and changes."""
@@ -401,6 +432,20 @@ class Store:
                 )
             )
         return points
+
+    def set_notification(self, run_ids: list[int], state: str) -> None:
+        """Record what became of runs' notification: "pending" (owed: sending had not worked yet) or "sent"."""
+        with self._transaction() as db:
+            db.executemany("UPDATE runs SET notification = ? WHERE id = ?", [(state, i) for i in run_ids])
+
+    def undelivered(self, before: int) -> list[StoredRun]:
+        """Runs before run `before` whose notification is still owed, oldest first."""
+        rows = self._rows(
+            "SELECT id, generated_at, complete, report_json FROM runs WHERE notification = 'pending' AND id < ?"
+            " ORDER BY id",
+            (before,),
+        )
+        return [_stored(r, self.path) for r in rows]
 
     def prune(self, older_than: datetime) -> int:
         """Delete the runs made before `older_than` (and their rows); how many were deleted."""

@@ -197,12 +197,16 @@ def verify_all(
 def _with_history(store: Store, report: VerifyAllReport, now: datetime, period_days: int) -> VerifyAllReport:
     """The run read against the ones before it: its suites' usage over the collection period, and what
     changed since the previous complete run over the same endpoints file."""
-    start = drift.period_start(store.usage_anchor(), store.first_run_at(), now, period_days)
+    anchor = store.usage_anchor()
+    if anchor is None:  # the first period starts at the first run; kept, so pruning old runs does not move it
+        anchor = store.first_run_at() or now
+        store.reset_usage(anchor)
+    start = drift.period_start(anchor, None, now, period_days)
     earlier, runs = store.usage_since(start, report.policy)
     usage = drift.aggregate(findings.own_usage(report.findings), earlier, now)
     report = findings.over_period(report, usage, UsagePeriod(start, runs + 1))
-    previous = store.previous_complete(report.source)
-    changes = drift.compare(previous.report, report, previous.id) if previous else Drift(None)
+    baseline = store.baseline(report.source)
+    changes = drift.compare(baseline[0], report, baseline[1]) if baseline else Drift(None)
     return replace(report, drift=changes)
 
 
@@ -252,7 +256,7 @@ def write_report(path: Path, content: str) -> None:
 def rewrite_reports(outputs: Outputs, run_id: int | None = None) -> StoredRun:
     """Write a stored run's reports again (the latest complete one by default), as after a crash between
     the database commit and the reports."""
-    with Store(outputs.database, create=False) as store:
+    with Store(outputs.database, read_only=True) as store:
         stored = store.run(run_id) if run_id is not None else store.latest()
         if stored is None:
             which = f"run {run_id}" if run_id is not None else "complete run"

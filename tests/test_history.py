@@ -205,3 +205,116 @@ def test_read_only_commands_create_nothing(tmp_path: Path, capsys: pytest.Captur
         assert main([*command, "--db", str(missing)]) == 2
     assert "no database there" in capsys.readouterr().err
     assert not missing.parent.exists()
+
+
+# --- round two: what a review found ---------------------------------------------------------------------------
+
+
+def test_a_change_behind_an_only_run_is_still_reported(site: Site) -> None:
+    site.run(T0)
+    checked = check_policy(ROOT / "policy.yaml", load_releases())
+    only = [e for e in load_endpoints(site.endpoints) if e.id == "steady"]
+    verify_all(
+        only,
+        checked,
+        SslyzeProber(timeout_s=2),
+        ProbeSettings(rate=1000),
+        Outputs(site.out),
+        partial=True,
+        source=site.endpoints,
+        clock=lambda: T0 + timedelta(hours=1),
+    )
+    site.reconfigure("moving", ciphers="ECDHE-RSA-AES128-GCM-SHA256")
+    third = site.run(T0 + timedelta(hours=2))
+    assert third.drift is not None and third.drift.previous_run == 2  # run 1 for the others, run 2 for steady
+    assert kinds(third) == {"moving": ["suites_removed", "negotiated"]}
+
+
+def test_the_first_run_after_an_upgrade_is_compared_with_the_runs_before_it(site: Site) -> None:
+    site.run(T0)
+    with sqlite3.connect(site.out / "tlsverify.sqlite") as raw:  # as schema 2 stored it: no endpoints file
+        raw.execute("UPDATE runs SET source = NULL")
+    second = site.run(T0 + timedelta(hours=1))
+    assert second.drift is not None and second.drift.previous_run == 1 and second.drift.changes == ()
+
+
+def test_pruning_old_runs_does_not_move_the_period(site: Site) -> None:
+    site.run(T0)
+    site.run(T0 + timedelta(days=8, hours=3))  # the second period, which began at T0 + 7 days
+    with Store(site.out / "tlsverify.sqlite") as store:
+        assert store.prune(T0 + timedelta(days=1)) == 1  # the first run is gone
+    third = site.run(T0 + timedelta(days=15))  # the third period, from T0 + 14 days
+    assert third.usage_period is not None
+    assert (third.usage_period.since, third.usage_period.runs) == (T0 + timedelta(days=14), 1)
+
+
+def test_a_policy_change_is_said_to_be_one(site: Site, tmp_path: Path) -> None:
+    site.run(T0)
+    proposed = tmp_path / "proposed.yaml"
+    proposed.write_text(f'release: "12.0.0.0"\ncipher_suites:\n  selected: [{A128}, {A256}]\n')
+    checked = check_policy(proposed, load_releases())
+    report = verify_all(
+        load_endpoints(site.endpoints),
+        checked,
+        SslyzeProber(timeout_s=2),
+        ProbeSettings(rate=1000),
+        Outputs(site.out),
+        source=site.endpoints,
+        clock=lambda: T0 + timedelta(hours=1),
+    ).report
+    assert report.drift is not None and report.drift.policy_changed
+    assert {c.kind.value for c in report.drift.changes} == {"negotiated"}  # the client's doing, and said so
+    from scanner.report import text
+
+    assert "The policy changed since run 1" in text.summary(report)
+
+
+def test_all_addresses_on_or_off_adds_and_removes_nothing(site: Site) -> None:
+    from scanner import drift
+
+    plain = site.run(T0)
+    moving = next(f for f in plain.findings if f.endpoint.id == "moving")
+    expanded = [
+        replace(moving, endpoint=replace(moving.endpoint, id=f"moving@{ip}", ip=ip, address_of="moving"))
+        for ip in ("127.0.0.1", "::1")
+    ]
+    others = [f for f in plain.findings if f.endpoint.id != "moving"]
+    split = replace(plain, findings=tuple([*others, *expanded]))
+    assert drift.compare(plain, split, 1).changes == ()
+    assert drift.compare(split, plain, 1).changes == ()
+    churned = replace(
+        split,
+        findings=tuple(
+            [
+                *others,
+                expanded[0],
+                replace(expanded[1], endpoint=replace(expanded[1].endpoint, id="moving@127.0.0.2", ip="127.0.0.2")),
+            ]
+        ),
+    )
+    assert drift.compare(split, churned, 1).changes == ()  # an address a name no longer has is no endpoint gone
+
+
+def test_an_anchor_in_the_future_starts_the_period_now() -> None:
+    from scanner import drift
+
+    assert drift.period_start(T0 + timedelta(days=3), None, T0, 7) == T0
+    assert drift.period_start(T0, None, T0 + timedelta(days=15), 7) == T0 + timedelta(days=14)
+
+
+def test_one_failing_endpoint_among_a_thousand_shows_in_the_picture() -> None:
+    from scanner.models import HistoryPoint
+    from scanner.report.html_report import _history_chart
+
+    chart = _history_chart([HistoryPoint(1, T0, "12.0.0.0", 999, 1, 0, True, False)])
+    assert chart is not None and chart["bars"][0]["failing_h"] >= 2
+
+
+def test_history_reads_a_schema_2_database_without_upgrading_it(site: Site, capsys: pytest.CaptureFixture[str]) -> None:
+    site.run(T0)
+    db = site.out / "tlsverify.sqlite"
+    with sqlite3.connect(db) as raw:
+        raw.execute("PRAGMA user_version = 2")
+    assert main(["history", "--db", str(db)]) == 0
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 2  # an older tlsverify can go on using it

@@ -541,3 +541,32 @@ def test_one_notification_for_the_run_that_changed(
     files = written(out)
     assert out / "tlsverify.sqlite" in files and out / "verify-all.json" in files
     assert not [path for path, content in files.items() if SECRET.encode() in content]
+
+
+def test_a_notification_that_could_not_be_sent_comes_with_the_next_run(
+    lab: Lab, tmp_path: Path, http_receiver: HttpReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Night 2 changed something but its notification could not be sent; night 3 is quiet: it sends night 2's
+    changes, so no change is lost for want of a receiver (or for a stop while sending)."""
+    from scanner.lab.servers import closed_port
+
+    server = lab.start(ServerSpec("owed", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"))
+    endpoints, out = tmp_path / "endpoints.yaml", tmp_path / "out"
+    entry = {"id": "site", "host": "site.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}
+    write_endpoints([entry], endpoints, "owed", lab.certificates.ca_bundle())
+    assert verify_all(endpoints, out, "--notify", http_receiver.url()) == 0
+    server.spec = dataclasses.replace(server.spec, ciphers="ECDHE-RSA-AES128-GCM-SHA256")
+    server.start_context()
+    nobody = f"json://127.0.0.1:{closed_port()}/hook"
+    assert verify_all(endpoints, out, "--notify", nobody) == 0
+    assert "it will come with the next run's" in capsys.readouterr().err
+    assert verify_all(endpoints, out, "--notify", http_receiver.url()) == 0  # quiet, but owes run 2's
+    [post] = http_receiver.posts
+    assert (
+        post.doc["title"]
+        == "tlsverify: 0 changes, 0 failing endpoints (of 1) - run 3 (and 1 earlier run not notified before)"
+    )
+    assert "Not notified before, from run 2 at " in post.doc["message"]
+    assert "site: suites no longer accepted: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in post.doc["message"]
+    assert verify_all(endpoints, out, "--notify", http_receiver.url()) == 0  # nothing owed any more
+    assert len(http_receiver.posts) == 1

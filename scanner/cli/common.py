@@ -16,6 +16,7 @@ from scanner import notify
 from scanner.config import parse_proxy_url
 from scanner.models import ProbeResult, Proxy, VerifyAllReport
 from scanner.report import text
+from scanner.store import Store
 from scanner.verify import Outputs, ProbeSettings, Progress, UsageError
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
@@ -262,17 +263,27 @@ def send_notifications(args: argparse.Namespace, report: VerifyAllReport, where:
     """After a run: notify if the options ask for it and the run warrants it. A notification that cannot be
     sent is said on standard error (its URL redacted) and changes nothing else, the exit code included."""
     wanted = notifications(args)
-    if not wanted:
+    if not wanted or report.run_id is None:
         return
-    if not notify.should_send(report, wanted.always):
+    with Store(where.database) as store:
+        owed = store.undelivered(report.run_id)
+    if not report.complete or not (notify.should_send(report, wanted.always) or owed):
         why = "the run was interrupted" if not report.complete else "nothing changed and no endpoint newly fails"
         print(f"No notification: {why}")
         return
-    delivery = notify.send(notify.compose(report, [where.html, where.json, where.database]), wanted)
+    runs = [report.run_id, *(run.id for run in owed)]
+    with Store(where.database) as store:  # owed until sent: a failed send, or a stop while sending, is not lost
+        store.set_notification(runs, "pending")
+    message = notify.compose(report, [where.html, where.json, where.database], [run.report for run in owed])
+    delivery = notify.send(message, wanted)
     for failure in delivery.failed:
         print(f"tlsverify: notification to {failure} failed; the run is stored all the same", file=sys.stderr)
     if delivery.sent:
+        with Store(where.database) as store:
+            store.set_notification(runs, "sent")
         print(f"Notification sent to {delivery.sent} service{'' if delivery.sent == 1 else 's'}")
+    else:
+        print("Notification not sent: it will come with the next run's", file=sys.stderr)
 
 
 def probe_settings(args: argparse.Namespace) -> ProbeSettings:

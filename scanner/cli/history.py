@@ -43,7 +43,7 @@ def add_commands(commands: SubParsers) -> None:
 
 
 def history_command(args: argparse.Namespace) -> int:
-    with Store(args.db, create=False) as store:
+    with Store(args.db, read_only=True) as store:
         points = store.history(limit=args.limit)
     if not points:
         print(f"{args.db}: no runs stored")
@@ -58,7 +58,7 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def diff_command(args: argparse.Namespace) -> int:
-    with Store(args.db, create=False) as store:
+    with Store(args.db, read_only=True) as store:
         runs = [store.run(args.run_a), store.run(args.run_b)]
     missing = [str(i) for i, run in zip((args.run_a, args.run_b), runs, strict=True) if run is None]
     if missing:
@@ -76,10 +76,10 @@ def diff_command(args: argparse.Namespace) -> int:
 
 
 def usage_command(args: argparse.Namespace) -> int:
-    now = datetime.now(UTC).replace(microsecond=0)
+    now = datetime.now(UTC)  # to the microsecond: a run stored in this same second came before the reset
     with Store(args.db, create=False) as store:
         store.reset_usage(now)
-    print(f"A new usage collection period starts now ({now.isoformat()}): the asterisks count from here.")
+    print(f"A new usage collection period starts now ({now:%Y-%m-%d %H:%M:%S} UTC): the asterisks count from here.")
     return ExitCode.OK
 
 

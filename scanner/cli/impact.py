@@ -92,7 +92,7 @@ class _Scan:
 
 
 def _latest_scan(db: Path, rescan_hint: bool = True) -> _Scan:
-    with Store(db, create=False) as store:
+    with Store(db, read_only=True) as store:
         site = store.site()
     if site is None:
         hint = "run `tlsverify verify-all` first" + (", or add --rescan" if rescan_hint else "")

@@ -105,8 +105,9 @@ def _history_chart(history: Sequence[HistoryPoint]) -> dict[str, Any] | None:
     bars = []
     for index, p in enumerate(points):
         x = index * (width + gap)
-        failing_h = round(height * p.failing / tallest)
-        connect_h = round(height * p.connect / tallest)
+        # Any endpoint at all shows: one failing among a thousand is not rounded away.
+        failing_h = max(2, round(height * p.failing / tallest)) if p.failing else 0
+        connect_h = max(2, round(height * p.connect / tallest)) if p.connect else 0
         changes = "not compared" if p.changes is None else f"{p.changes} changes"
         changes += ("" if p.complete else ", incomplete") + (", some endpoints" if p.partial else "")
         bars.append(

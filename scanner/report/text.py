@@ -64,6 +64,11 @@ def summary(report: VerifyAllReport) -> str:
             f"Addresses disagree behind {d.endpoint_id} ({', '.join(d.addresses)}): {', '.join(d.aspects)} differ."
         )
     if report.drift is not None and report.drift.previous_run is not None:
+        if report.drift.policy_changed:
+            lines.append(
+                f"The policy changed since run {report.drift.previous_run}: a negotiated suite or a status below "
+                "may have changed for that reason, not the server's."
+            )
         if report.drift.changes:
             lines.append(f"Changes since run {report.drift.previous_run}:")
             lines += [f"  {change_line(c)}" for c in report.drift.changes]
