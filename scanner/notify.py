@@ -291,7 +291,7 @@ def subject(report: VerifyAllReport) -> str:
     parts = []
     drift = report.drift
     if drift is not None and drift.previous_run is not None:
-        parts.append(_count(len(drift.changes), "change"))
+        parts.append(_count(len(drift.changes), "change") + (" (the policy changed)" if drift.policy_changed else ""))
     elif drift is not None:
         parts.append("first run")
     down, new = failing(report), new_failures(report)

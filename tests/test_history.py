@@ -192,7 +192,7 @@ def test_history_diff_usage_reset_and_prune_on_the_command_line(site: Site, caps
     after_reset = site.run(datetime.now(UTC) + timedelta(seconds=5))
     assert after_reset.usage_period is not None and after_reset.usage_period.runs == 1
     assert main(["prune", "--older-than", "30", "--db", str(db)]) == 0
-    assert "Deleted 1 runs older than 30 days" in capsys.readouterr().out
+    assert "Deleted 1 run older than 30 days" in capsys.readouterr().out
     with sqlite3.connect(db) as raw:
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert [r[0] for r in raw.execute("SELECT id FROM runs ORDER BY id")] == [2, 3, 4]

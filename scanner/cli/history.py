@@ -24,10 +24,22 @@ def _db_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_commands(commands: SubParsers) -> None:
-    history = commands.add_parser("history", help="list the stored runs: time, policy, counts, changes")
+    history = commands.add_parser(
+        "history",
+        help="list the stored runs: time, policy, counts, changes",
+        description="The stored runs, oldest first: id, time, policy release, endpoints that connect and fail, "
+        "and how many changes each had since the run before it over the same endpoints file. Reads the database "
+        "only.",
+    )
     history.add_argument("--limit", type=bounded_int(100_000), default=30, help="newest runs shown (default: 30)")
     _db_option(history)
-    diff = commands.add_parser("diff", help="what changed between two stored runs (exit 1 when something did)")
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two stored runs (exit 1 when something did)",
+        description="What changed from RUN_A to RUN_B, endpoint by endpoint, in the words of the nightly drift. "
+        "Endpoints only one run has count as added or removed when both runs covered the whole endpoints file. "
+        "Exit 0: nothing changed; 1: something did; 2: a run is not stored. Reads the database only.",
+    )
     diff.add_argument("run_a", type=positive_int, metavar="RUN_A", help="the earlier run's id (see `history`)")
     diff.add_argument("run_b", type=positive_int, metavar="RUN_B", help="the later run's id")
     _db_option(diff)
@@ -35,7 +47,12 @@ def add_commands(commands: SubParsers) -> None:
     actions = usage.add_subparsers(dest="usage_action", required=True, metavar="ACTION")
     reset = actions.add_parser("reset", help="start a new usage collection period now (nothing is deleted)")
     _db_option(reset)
-    prune = commands.add_parser("prune", help="delete the runs older than some days")
+    prune = commands.add_parser(
+        "prune",
+        help="delete the runs older than some days",
+        description="Delete the runs stored more than DAYS days ago, with their results. Nothing else deletes "
+        "runs: a usage collection period that ends keeps them. The periods keep their start.",
+    )
     prune.add_argument(
         "--older-than", type=bounded_int(100_000), required=True, metavar="DAYS", help="delete runs older than DAYS"
     )
@@ -69,7 +86,18 @@ def diff_command(args: argparse.Namespace) -> int:
     if not changes:
         print(f"No changes from run {a.id} to run {b.id}.")
         return ExitCode.OK
-    print(f"{len(changes)} changes from run {a.id} ({a.generated_at}) to run {b.id} ({b.generated_at}):")
+    if a.report.source != b.report.source or a.report.policy != b.report.policy:
+        differ = " and ".join(
+            w
+            for w, d in (
+                ("endpoints files", a.report.source != b.report.source),
+                ("policies", a.report.policy != b.report.policy),
+            )
+            if d
+        )
+        print(f"Note: the two runs were over different {differ}: not every change is the servers'.")
+    noun = "change" if len(changes) == 1 else "changes"
+    print(f"{len(changes)} {noun} from run {a.id} ({a.generated_at}) to run {b.id} ({b.generated_at}):")
     for change in changes:
         print(f"  {change_line(change)}")
     return ExitCode.FINDINGS
@@ -87,5 +115,6 @@ def prune_command(args: argparse.Namespace) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
     with Store(args.db, create=False) as store:
         deleted = store.prune(cutoff)
-    print(f"Deleted {deleted} runs older than {args.older_than} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")
+    runs = "run" if deleted == 1 else "runs"
+    print(f"Deleted {deleted} {runs} older than {args.older_than} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")
     return ExitCode.OK
