@@ -3,7 +3,8 @@ and the sleep passed in, and write the same schedule as a systemd timer or a cro
 
 Pure but for croniter's arithmetic: nothing here reads the clock, sleeps, prints or starts a process. Datetimes
 are aware; fire times follow the zone of the instant they are computed from (a `ZoneInfo` keeps cron's local
-wall-clock meaning across daylight-saving changes, as cron and systemd do).
+wall-clock meaning across daylight-saving changes, as cron and systemd do: see `next_fire` for the hour the
+clocks go back).
 """
 
 from __future__ import annotations
@@ -85,6 +86,13 @@ class Schedule:
     def expression(self) -> str:
         """The fields as croniter and cron read them (names as numbers, an alias spelled out)."""
         return " ".join(self.fields)
+
+    @property
+    def wildcard_time(self) -> bool:
+        """Vixie cron's "wildcard" job: its minute or hour field (or its seconds field) starts with `*`
+        (`*/15 2 * * *`, `0 * * * *`, @hourly). When the clocks go back, such a schedule fires in both passes of
+        the repeated hour; one with fixed times (`30 2 * * *`, `0,30 1-3 * * *`) fires once (see `next_fire`)."""
+        return any(word.startswith("*") for word in self.fields[:-3])
 
     @property
     def day_or(self) -> bool:
@@ -183,22 +191,50 @@ def _check_days(schedule: Schedule) -> None:
 # --- fire times ----------------------------------------------------------------------------------------------
 
 
-def next_fire(schedule: Schedule, after: datetime) -> datetime:
-    """The first fire time strictly after `after` (aware), in its zone."""
-    found: datetime = croniter(schedule.expression, after, second_at_beginning=schedule.has_seconds).get_next(datetime)
-    return found
+def next_fire(schedule: Schedule, after: datetime, since: datetime | None = None) -> datetime:
+    """The first fire time strictly after `after` (aware), in its zone.
+
+    The hour the clocks go back comes twice (02:00-02:59 at +02:00, then again at +01:00), and so does each
+    wall-clock time in it. Vixie cron's rule, which this follows: a schedule with fixed times (neither its
+    minute nor its hour field starts with `*`: `30 2 * * *`, `0,30 1-3 * * *`) fires once at such a time, in
+    the first pass; a wildcard schedule (`*/15 2 * * *`, `0 * * * *`, @hourly) fires in both, as they are
+    different instants. The second pass of a fixed time is skipped when its first pass came after `since` (when
+    the watching began: the first pass was then a fire time, run or overrun); when the watching began later,
+    the second pass is the one that fires, so the job still runs once that night. Without `since`, nothing
+    before `after` was watched, and nothing is skipped. (Vixie cron started between the two passes runs a
+    fixed-time job neither time that night; this runs it once.) The hour the clocks go forward is croniter's: a
+    fixed time in it (02:30) fires at 03:00, when the clocks have jumped, which is when Vixie cron runs it too."""
+    times = croniter(schedule.expression, after, second_at_beginning=schedule.has_seconds)
+    while True:
+        found: datetime = times.get_next(datetime)
+        if not second_pass(schedule, found, since):
+            return found
 
 
-def missed_fires(schedule: Schedule, fired: datetime, until: datetime, limit: int = MISSED_LIMIT) -> list[datetime]:
+def second_pass(schedule: Schedule, moment: datetime, since: datetime | None) -> bool:
+    """Whether `moment` is a fixed-time schedule's fire time in the second pass of the hour the clocks go back,
+    with its first pass after `since`, so skipped (see `next_fire`)."""
+    if since is None or schedule.wildcard_time or moment.tzinfo is None:
+        return False
+    local = moment.astimezone(UTC).astimezone(moment.tzinfo)  # fold set by the zone itself, whatever croniter set
+    first = local.replace(fold=0)
+    return local.fold == 1 and first.utcoffset() != local.utcoffset() and seconds_between(since, first) > 0
+
+
+def missed_fires(
+    schedule: Schedule, fired: datetime, until: datetime, limit: int = MISSED_LIMIT, since: datetime | None = None
+) -> list[datetime]:
     """The fire times after `fired` up to and including `until`, at most `limit`: those a run that started at
-    `fired` and ended at `until` overran (or a sleep past its time slept through)."""
+    `fired` and ended at `until` overran (or a sleep past its time slept through). A fixed time's second pass
+    when the clocks go back is not one of them if its first pass came after `since` (default: `fired`)."""
     times = croniter(schedule.expression, fired, second_at_beginning=schedule.has_seconds)
     missed: list[datetime] = []
     while len(missed) < limit:
         candidate: datetime = times.get_next(datetime)
         if seconds_between(candidate, until) < 0:
             break
-        missed.append(candidate)
+        if not second_pass(schedule, candidate, fired if since is None else since):
+            missed.append(candidate)
     return missed
 
 
@@ -240,17 +276,18 @@ def run_on_schedule(
 ) -> int:
     """Run `job` at each fire time, one run at a time, `max_runs` times (for ever without it); returns the
     number of runs. A run that raises is logged and the loop goes on; fire times a run overran are skipped,
-    and the next one is the first after its end. KeyboardInterrupt between runs propagates as it is; during a
-    run it becomes RunInterrupted."""
-    due = next_fire(schedule, clock.now())
+    and the next one is the first after its end; a fixed time repeated when the clocks go back fires once
+    (`next_fire`). KeyboardInterrupt between runs propagates as it is; during a run it becomes RunInterrupted."""
+    watching = clock.now()
+    due = next_fire(schedule, watching)
     log(clock.now(), f"cron {schedule.text!r}: first run at {stamp(due)}")
     runs = 0
     while max_runs is None or runs < max_runs:
         wait_until(due, clock)
         runs += 1
         ended, outcome = one_run(runs, job, clock, log)
-        skipped = missed_fires(schedule, due, ended)
-        due = next_fire(schedule, ended)
+        skipped = missed_fires(schedule, due, ended, since=watching)
+        due = next_fire(schedule, ended, since=watching)
         then = f"next run at {stamp(due)}" if max_runs is None or runs < max_runs else f"{runs} runs done"
         log(ended, f"run {runs} {outcome}{_skipped(skipped)}; {then}")
     return runs

@@ -1,9 +1,13 @@
-"""`tlsverify schedule`: cron expressions checked, fire times, the loop on a fake clock (a slow run skips the fire
-times it overran, a failing run does not stop it), the systemd and crontab text (OnCalendar= checked against
-`systemd-analyze` where it is installed), and real scheduled runs stopped by SIGTERM, between runs and in one."""
+"""`tlsverify schedule`: cron expressions checked, fire times (a fixed time repeated when the clocks go back fires
+once), the loop on a fake clock (a slow run skips the fire times it overran, a failing run does not stop it), the
+systemd and crontab text (OnCalendar= checked against `systemd-analyze` where it is installed), what `schedule run`
+refuses at start (a database in use by another scheduler, another application's or a damaged one), its exit code
+after --max-runs, and real scheduled runs stopped by SIGTERM, between runs, in one, and while it notifies."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import queue
@@ -11,14 +15,16 @@ import re
 import shlex
 import shutil
 import signal
+import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO
 from zoneinfo import ZoneInfo
@@ -26,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from scanner.cli import main
-from scanner.cli.schedule import option_word, program, verify_all_words
+from scanner.cli.schedule import option_word, program, scheduler_lock, verify_all_words, worst_exit
 from scanner.config import write_endpoints
 from scanner.lab.demo import DEMO_SERVERS
 from scanner.lab.hostile import DribbleServer
@@ -43,8 +49,10 @@ from scanner.schedule import (
     on_calendar,
     parse_cron,
     run_on_schedule,
+    stamp,
     systemd_units,
 )
+from scanner.verify import UsageError
 from tests.conftest import ROOT
 
 POLICY = str(ROOT / "policy.yaml")
@@ -165,9 +173,11 @@ class FakeClock:
 
     moment: datetime
     naps: list[float] = field(default_factory=list)
+    zone: tzinfo = UTC
+    """The zone `now` is in; `moment` itself moves in UTC (wall-clock arithmetic would go wrong across DST)."""
 
     def now(self) -> datetime:
-        return self.moment
+        return self.moment.astimezone(self.zone)
 
     def sleep(self, seconds: float) -> None:
         self.naps.append(seconds)
@@ -269,6 +279,80 @@ def test_ctrl_c_between_runs_propagates_and_during_a_run_says_which() -> None:
     with pytest.raises(RunInterrupted) as caught:
         run_on_schedule(parse_cron("0 2 * * *"), job, fake.clock, lambda *_: None)
     assert caught.value.number == 2
+
+
+# --- the hour the clocks go back ---------------------------------------------------------------------------------
+
+BERLIN = ZoneInfo("Europe/Berlin")
+NIGHT = datetime(2025, 10, 25, 22, 0, tzinfo=UTC)
+"""Midnight in Berlin; at 03:00+02:00 (01:00 UTC) the clocks go back to 02:00+01:00."""
+
+
+def berlin_runs(text: str, start: datetime, runs: int, duration_s: float = 60) -> tuple[list[str], list[str]]:
+    """When each of `runs` runs started, as the log stamps them (with their UTC offset), and the log."""
+    fake = FakeClock(start, zone=BERLIN)
+    job = Recorder(fake, [duration_s] * runs, [0] * runs)
+    lines: list[str] = []
+    run_on_schedule(parse_cron(text), job, fake.clock, lambda _, what: lines.append(what), runs)
+    return [stamp(moment) for moment in job.started], lines
+
+
+@pytest.mark.parametrize(
+    ("text", "started"),
+    [
+        ("30 2 * * *", ["2025-10-26T02:30:00+02:00", "2025-10-27T02:30:00+01:00"]),
+        ("0 30 2 * * *", ["2025-10-26T02:30:00+02:00", "2025-10-27T02:30:00+01:00"]),
+        ("0,30 2 * * *", ["2025-10-26T02:00:00+02:00", "2025-10-26T02:30:00+02:00", "2025-10-27T02:00:00+01:00"]),
+        ("0 1-3 * * *", ["2025-10-26T01:00:00+02:00", "2025-10-26T02:00:00+02:00", "2025-10-26T03:00:00+01:00"]),
+    ],
+)
+def test_a_fixed_time_repeated_when_the_clocks_go_back_fires_once(text: str, started: list[str]) -> None:
+    assert berlin_runs(text, NIGHT, len(started))[0] == started
+
+
+@pytest.mark.parametrize(
+    ("text", "started"),
+    [
+        ("0 * * * *", ["01:00:00+02:00", "02:00:00+02:00", "02:00:00+01:00", "03:00:00+01:00"]),
+        ("@hourly", ["01:00:00+02:00", "02:00:00+02:00", "02:00:00+01:00", "03:00:00+01:00"]),
+        ("*/30 2 * * *", ["02:00:00+02:00", "02:30:00+02:00", "02:00:00+01:00", "02:30:00+01:00"]),
+        ("0 */5 2 * * *", ["02:00:00+02:00", "02:05:00+02:00", "02:10:00+02:00", "02:15:00+02:00"]),
+    ],
+)
+def test_a_wildcard_schedule_fires_in_both_passes_of_the_repeated_hour(text: str, started: list[str]) -> None:
+    assert berlin_runs(text, NIGHT, len(started))[0] == [f"2025-10-26T{time}" for time in started]
+
+
+def test_which_schedules_are_wildcard_ones_as_vixie_cron_says() -> None:
+    assert [parse_cron(text).wildcard_time for text in ("* 2 * * *", "0 */2 * * *", "*/10 30 2 * * *")] == [True] * 3
+    assert [parse_cron(text).wildcard_time for text in ("30 2 * * *", "0 1-3 * * *", "@daily", "0 0 2 * * *")] == [
+        False
+    ] * 4
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        datetime(2025, 10, 26, 0, 45, tzinfo=UTC),  # 02:45+02:00: after the first 02:30, before the clocks go back
+        datetime(2025, 10, 26, 1, 10, tzinfo=UTC),  # 02:10+01:00: in the repeated hour
+    ],
+)
+def test_a_scheduler_started_after_the_first_pass_fires_in_the_second(start: datetime) -> None:
+    started, _ = berlin_runs("30 2 * * *", start, 2)
+    assert started == ["2025-10-26T02:30:00+01:00", "2025-10-27T02:30:00+01:00"]
+
+
+def test_a_second_pass_is_not_counted_as_overrun() -> None:
+    started, lines = berlin_runs("0,30 2 * * *", NIGHT, 2, duration_s=90 * 60)  # 02:00+02:00 to 02:30+01:00
+    assert started == ["2025-10-26T02:00:00+02:00", "2025-10-27T02:00:00+01:00"]
+    assert "it overran 1 fire time (2025-10-26T02:30:00+02:00), skipped; next run at 2025-10-27T02:00" in lines[2]
+
+
+def test_without_since_nothing_is_skipped() -> None:
+    after = datetime(2025, 10, 26, 0, 31, tzinfo=UTC).astimezone(BERLIN)  # 02:31+02:00
+    assert stamp(next_fire(parse_cron("30 2 * * *"), after)) == "2025-10-26T02:30:00+01:00"
+    watched = datetime(2025, 10, 25, 22, 0, tzinfo=UTC)
+    assert stamp(next_fire(parse_cron("30 2 * * *"), after, since=watched)) == "2025-10-27T02:30:00+01:00"
 
 
 # --- systemd and crontab -------------------------------------------------------------------------------------
@@ -381,16 +465,17 @@ def here(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_print_systemd_for_these_paths_and_options(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (here / "notify.txt").write_text("json://127.0.0.1:9/hook\n")
     options = ["--only", "apns", "--rate", "20", "--period-days", "14"]
-    options += ["--notify", "json://127.0.0.1:9/hook", "--notify-always"]
+    options += ["--notify-config", "notify.txt", "--notify-always"]
     assert main(["schedule", "print", "--systemd", "--cron", "0 2 * * *", *options]) == 0
     out, err = capsys.readouterr()
     python = sys.executable
     assert f"WorkingDirectory={here}\n" in out
-    assert f"ExecStart={python} -m scanner verify-all --only apns --rate 20.0 --period-days 14 --notify-always\n" in out
+    words = "--only apns --rate 20.0 --period-days 14 --notify-config notify.txt --notify-always"
+    assert f"ExecStart={python} -m scanner verify-all {words}\n" in out
     assert "OnCalendar=*-*-* 02:00:00\n" in out
-    assert "json://" not in out and "json://" not in err
-    assert "--notify is not copied into the schedule; notification URLs carry secrets" in err
+    assert "json://" not in out and err == ""
     service, timer = out.split("\n\n# /etc/systemd/system/tlsverify.timer\n")
     (here / "tlsverify.service").write_text(service)
     (here / "tlsverify.timer").write_text(timer)
@@ -414,6 +499,24 @@ def test_print_crontab(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
         line == f"30 1 * * 6 cd {here} && {sys.executable} -m scanner verify-all --out night --notify-config notify.txt"
     )
     assert "s3cret" not in out + err
+
+
+def test_print_with_notify_is_a_usage_error_and_prints_nothing(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    options = ["--cron", "0 2 * * *", "--notify", "json://user:s3cret@127.0.0.1:9/hook"]
+    for form in ("--systemd", "--crontab"):
+        assert main(["schedule", "print", form, *options]) == 2
+        out, err = capsys.readouterr()
+        assert out == ""
+        assert (
+            "--notify cannot go into a schedule: notification URLs carry secrets; name them in --notify-config" in err
+        )
+        assert "s3cret" not in err
+
+
+def test_print_with_notify_always_alone_is_a_usage_error(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["schedule", "print", "--crontab", "--cron", "0 2 * * *", "--notify-always"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "--notify-always says when, not where" in err
 
 
 def test_print_crontab_with_seconds_is_a_usage_error(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -447,23 +550,129 @@ def test_unknown_options_are_left_out_not_copied() -> None:
     assert left_out == ["--notify"]
 
 
-def test_a_run_that_fails_is_logged_and_the_next_one_comes(
-    here: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize("kind", ["foreign", "damaged"])
+def test_a_foreign_or_damaged_database_fails_at_start(
+    here: Path, lab: Lab, kind: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    foreign = here / "app.sqlite"  # another application's database: every run refuses it before any traffic
-    with sqlite3.connect(foreign) as db:
-        db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
-    db.close()
+    db = here / "app.sqlite"
+    if kind == "foreign":  # another application's database: refused before any traffic, left as it is
+        with sqlite3.connect(db) as connection:
+            connection.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+        connection.close()
+    else:
+        db.write_bytes(b"this is not an SQLite file, but it is long enough to look like one " * 100)
+    before = db.read_bytes()
     connections = sum(getattr(s, "connections", 0) for s in lab.servers)
     secret = "json://user:s3cret@127.0.0.1:9/hook"
-    options = ["--cron", "* * * * * *", "--max-runs", "2", "--db", str(foreign), "--notify", secret, "--no-progress"]
-    assert main(["schedule", "run", *options]) == 0
+    options = ["--cron", "* * * * * *", "--max-runs", "2", "--db", str(db), "--notify", secret, "--no-progress"]
+    assert main(["schedule", "run", *options]) == 2
     out, err = capsys.readouterr()
-    assert err.count("tlsverify: error: ") == 2 and "not a tlsverify database" in err
-    assert re.search(r"run 1 ended: exit 2 after [0-9.]+ s; next run at", err)
-    assert re.search(r"run 2 ended: exit 2 after [0-9.]+ s; 2 runs done", err)
+    assert err.startswith(f"tlsverify: error: {db}: ")
+    assert ("not a tlsverify database" if kind == "foreign" else "cannot use as a tlsverify database") in err
+    assert "first run at" not in err and "run 1" not in err and out == ""
     assert "s3cret" not in out + err and "Traceback" not in err
+    assert db.read_bytes() == before
     assert sum(getattr(s, "connections", 0) for s in lab.servers) == connections
+
+
+@pytest.mark.parametrize(
+    ("codes", "worst"), [([], 0), ([0, 0], 0), ([0, 1, 0], 1), ([1, 2, 0], 2), ([2, 1], 2), ([0, 5], 5)]
+)
+def test_the_worst_exit_code(codes: list[int], worst: int) -> None:
+    assert worst_exit(codes) == worst
+
+
+def fake_runs(monkeypatch: pytest.MonkeyPatch, outcomes: list[int | Exception]) -> None:
+    """Each scheduled verify-all returns (or raises) the next outcome, without probing."""
+
+    def verify_all(args: object) -> int:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr("scanner.cli.schedule.verify_all_command", verify_all)
+
+
+@pytest.mark.parametrize(
+    ("outcomes", "code"),
+    [
+        ([0, 1], 1),
+        ([UsageError("--only x: no endpoint with that id"), 0], 2),
+        ([RuntimeError("https://hooks.example/T0KEN"), 1], 2),
+        ([0, 0], 0),
+    ],
+)
+def test_max_runs_exits_with_the_worst_code_of_its_runs(
+    here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    outcomes: list[int | Exception],
+    code: int,
+) -> None:
+    fake_runs(monkeypatch, outcomes)
+    assert main(["schedule", "run", "--cron", "* * * * * *", "--max-runs", "2", "--no-progress"]) == code
+    err = capsys.readouterr().err
+    assert re.search(r"run 1 (ended: exit \d|failed) after [0-9.]+ s[^\n]*; next run at", err)  # the loop went on
+    assert re.search(r"run 2 ended: exit \d after [0-9.]+ s; 2 runs done", err)
+    assert "T0KEN" not in err and "stored as run id" not in err  # nothing was stored
+
+
+def test_the_stored_run_id_is_logged_after_each_run(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify-all", "--no-progress"]) == 0  # run id 1, from outside the scheduler
+    capsys.readouterr()
+    assert main(["schedule", "run", "--cron", "* * * * * *", "--max-runs", "2", "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    first, second = err.index("run 1 stored as run id 2\n"), err.index("run 2 stored as run id 3\n")
+    assert first < err.index("run 1 ended: exit 0") < second < err.index("run 2 ended: exit 0")
+    fake_runs(monkeypatch, [2])  # a run that stores nothing: the newest id is not its
+    assert main(["schedule", "run", "--cron", "* * * * * *", "--max-runs", "1", "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "run 1 ended: exit 2" in err and "stored as" not in err
+
+
+def hold_lock(path: Path) -> int:
+    """Another scheduler's hold on `path` (flock locks belong to an open file description, so this conflicts
+    with an open of the same file in this process)."""
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def test_a_second_scheduler_on_the_same_database_is_refused(
+    here: Path, lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (here / "reports").mkdir()
+    held = hold_lock(here / "reports" / "tlsverify.sqlite.schedule.lock")
+    connections = sum(getattr(s, "connections", 0) for s in lab.servers)
+    try:
+        code = main(["schedule", "run", "--cron", "* * * * * *", "--max-runs", "1", "--no-progress"])
+    finally:
+        os.close(held)
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert (
+        "tlsverify: error: another `tlsverify schedule run` is already running on the database "
+        "reports/tlsverify.sqlite (it holds "
+    ) in err
+    assert out == "" and "first run at" not in err
+    assert sum(getattr(s, "connections", 0) for s in lab.servers) == connections
+    assert not (here / "reports" / "tlsverify.sqlite").exists()
+
+
+def test_the_scheduler_lock_is_owner_only_exclusive_and_let_go(tmp_path: Path) -> None:
+    db = tmp_path / "new" / "history.sqlite"
+    link = tmp_path / "link.sqlite"
+    link.symlink_to(db)
+    with scheduler_lock(db):
+        lock = tmp_path / "new" / "history.sqlite.schedule.lock"
+        assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+        with pytest.raises(UsageError, match=r"already running on the database .*link\.sqlite"), scheduler_lock(link):
+            pass
+    with scheduler_lock(link):  # let go when the first one ended
+        pass
 
 
 # --- real runs, stopped by SIGTERM -----------------------------------------------------------------------------
@@ -502,9 +711,9 @@ class Lines:
         return "".join(self.seen)
 
 
-def start_schedule(cron: str, endpoints: Path, out: Path) -> subprocess.Popen[str]:
+def start_schedule(cron: str, endpoints: Path, out: Path, *options: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "scanner", "schedule", "run", "--cron", cron, "--endpoints", str(endpoints)]
-    command += ["--policy", POLICY, "--out", str(out), "--timeout", "30", "--no-progress"]
+    command += ["--policy", POLICY, "--out", str(out), "--timeout", "30", "--no-progress", *options]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -558,8 +767,10 @@ def test_sigterm_during_a_scheduled_run_stores_it_as_incomplete(lab: Lab, tmp_pa
         finally:
             stdout, err = stop(process, lines)
     assert process.returncode == 130, err
-    assert "SIGTERM during run 1: stopping; what finished is stored as an incomplete run" in err
-    assert "interrupted; keeping the 1 endpoints that finished" in err
+    said = "SIGTERM during run 1: stopping; what it finished probing is stored (as an incomplete run if it was"
+    assert said in err
+    assert err.count("stopped during run 1 (SIGTERM); exit 130\n") == 1  # said before verify-all's own exit
+    assert err.index(said) < err.index("stopped during run 1") < err.index("interrupted; keeping the 1 endpoints")
     assert "run 2" not in err and "Traceback" not in err
     with sqlite3.connect(out / "tlsverify.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
@@ -585,4 +796,86 @@ def test_sigterm_between_runs_exits_0_at_once(lab: Lab, tmp_path: Path) -> None:
     assert process.returncode == 0, err
     assert "stopped between runs (SIGTERM); exit 0" in err
     assert server.connections == 0
-    assert not (tmp_path / "out" / "tlsverify.sqlite").exists()
+    with sqlite3.connect(tmp_path / "out" / "tlsverify.sqlite") as db:  # created at start, to check it
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchall() == [(0,)]
+    db.close()
+
+
+def test_a_second_scheduler_process_on_the_same_database_exits_2(lab: Lab, tmp_path: Path) -> None:
+    server = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    endpoints = tmp_path / "endpoints.yaml"
+    entry = {"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}
+    write_endpoints([entry], endpoints, "schedule", lab.certificates.ca_bundle())
+    out = tmp_path / "out"
+    with start_schedule("0 0 1 1 *", endpoints, out) as first:
+        assert first.stderr is not None
+        lines = Lines(first.stderr)
+        try:
+            lines.wait_for("first run at")
+            with start_schedule("* * * * * *", endpoints, out, "--max-runs", "1") as second:
+                second_out, second_err = second.communicate(timeout=60)
+            first.send_signal(signal.SIGTERM)
+        finally:
+            _, err = stop(first, lines)
+    assert second.returncode == 2, second_err
+    assert f"another `tlsverify schedule run` is already running on the database {out / 'tlsverify.sqlite'}" in (
+        second_err
+    )
+    assert second_out == "" and "first run at" not in second_err
+    assert first.returncode == 0 and "stopped between runs (SIGTERM); exit 0" in err
+    assert server.connections == 0
+
+
+class SilentHook:
+    """A notification service that takes the request and never answers; `requested` is set once it has it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.requested = threading.Event()
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            connection, _ = self.listener.accept()
+            self.held.append(connection)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += connection.recv(65536)
+            self.requested.set()
+
+    def close(self) -> None:
+        for connection in self.held:
+            connection.close()
+        self.listener.close()
+
+
+def test_sigterm_while_notifying_says_the_run_is_stored_complete(lab: Lab, tmp_path: Path) -> None:
+    server = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    endpoints = tmp_path / "endpoints.yaml"
+    entry = {"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}
+    write_endpoints([entry], endpoints, "schedule", lab.certificates.ca_bundle())
+    hook = SilentHook()
+    out = tmp_path / "out"
+    secret = f"json://user:s3cret@127.0.0.1:{hook.port}/hook"
+    try:
+        with start_schedule("* * * * * *", endpoints, out, "--notify", secret, "--notify-always") as process:
+            assert process.stderr is not None
+            lines = Lines(process.stderr)
+            try:
+                lines.wait_for("run 1 started")
+                assert hook.requested.wait(timeout=60), "no notification came"
+                process.send_signal(signal.SIGTERM)
+            finally:
+                stdout, err = stop(process, lines)
+    finally:
+        hook.close()
+    assert process.returncode == 130, err
+    assert "SIGTERM during run 1: stopping; what it finished probing is stored" in err
+    assert "what finished is stored as an incomplete run" not in err
+    assert err.count("stopped during run 1 (SIGTERM); exit 130\n") == 1
+    assert "run 2" not in err and "Traceback" not in err and "s3cret" not in stdout + err
+    with sqlite3.connect(out / "tlsverify.sqlite") as db:
+        assert db.execute("SELECT complete FROM runs").fetchall() == [(1,)]
+    db.close()
