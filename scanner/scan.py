@@ -1,5 +1,10 @@
-"""Async fan-out over endpoints: a semaphore bounds concurrency, an asyncio-throttle Throttler bounds new
-connections per second, and each endpoint has a deadline.
+"""Async fan-out over endpoints: a semaphore bounds concurrency, asyncio-throttle Throttlers bound new
+connections per second to each destination (and, optionally, all together), and each endpoint has a deadline.
+
+Politeness is owed to each server, not to the sum of them: each destination (a server's address and port, or
+the proxy for endpoints behind one) has its own limit, a sliding window of `rate_per_server` connections in
+any second, which is also the burst one endpoint's probe can use at full speed. `rate`, off by default, caps
+all new connections together, for the client's own network.
 
 The prober is blocking (sslyze), so it runs in a bounded thread pool, never on the event loop. Before each
 connection the prober calls a gate, which waits on the event loop's throttler from its worker thread,
@@ -25,17 +30,32 @@ from asyncio_throttle.throttler import Throttler
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
 from scanner.probe.contract import DeadlineExceeded, Gate, Prober
 
+CONCURRENCY = 64
+"""Endpoints probed at once by default: measured (docs/benchmarks.md), where a probe mostly waits on the
+network, more at once is what makes a WAN run fast; on loopback it costs nothing."""
+
+RATE_PER_SERVER = 40.0
+"""New connections a second to one destination by default: above the accepted + 10 connections one
+endpoint's whole probe makes for servers of up to 30 suites, so a probe is never slowed by it."""
+
 
 @dataclass(frozen=True)
 class ScanSettings:
-    """The knobs of a run: endpoints at once, new connections per second, seconds per endpoint."""
+    """The knobs of a run: endpoints at once, new connections per second to one destination and (if set)
+    to all together, seconds per endpoint."""
 
-    concurrency: int = 8
-    rate: float = 50.0
+    concurrency: int = CONCURRENCY
+    rate: float | None = None
+    rate_per_server: float = RATE_PER_SERVER
     deadline_s: float = 120.0
 
 
 Progress = Callable[[ProbeResult], None]
+
+
+def _throttler(rate: float) -> Throttler:
+    limit, period = pacing(rate)
+    return Throttler(rate_limit=max(1, limit), period=period)
 
 
 def pacing(rate: float) -> tuple[int, float]:
@@ -114,20 +134,29 @@ async def scan(
 ) -> list[ProbeResult]:
     """Probe every endpoint; results come back in the order of `endpoints`, each a value, never an error."""
     loop = asyncio.get_running_loop()
-    rate_limit, period = pacing(settings.rate)
-    throttler = Throttler(rate_limit=max(1, rate_limit), period=period)
+    overall = _throttler(settings.rate) if settings.rate is not None else None
+    destinations: dict[tuple[str, int], Throttler] = {}
     semaphore = asyncio.Semaphore(settings.concurrency)
     # Two endpoints on one server (same address and port) are probed one after the other: servers such
     # as `openssl s_server` serve one connection at a time and stall when a second one arrives.
     server_locks: dict[tuple[str, int], asyncio.Lock] = {}
 
-    async def tick() -> None:
-        await throttler.acquire()
+    def ticker(destination: tuple[str, int]) -> Callable[[], Coroutine[Any, Any, None]]:
+        throttler = destinations.setdefault(destination, _throttler(settings.rate_per_server))
+
+        async def tick() -> None:
+            await throttler.acquire()
+            if overall is not None:
+                await overall.acquire()
+
+        return tick
 
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe")
     try:
 
-        def work(endpoint: Endpoint, started: list[float]) -> ProbeResult:
+        def work(
+            endpoint: Endpoint, tick: Callable[[], Coroutine[Any, Any, None]], started: list[float]
+        ) -> ProbeResult:
             started.append(time.monotonic())
             gate = _gate(loop, tick, started[0], settings.deadline_s)
             return prober.probe(endpoint, policy, gate)
@@ -135,6 +164,9 @@ async def scan(
         async def one(endpoint: Endpoint) -> ProbeResult:
             address, resolved = await _server_address(loop, endpoint, settings.deadline_s, pool)
             key = (address, endpoint.port)
+            # Behind a proxy every connection is one to the proxy: it is the destination to be polite to.
+            proxy = endpoint.proxy
+            tick = ticker((proxy.host.lower(), proxy.port) if proxy is not None else key)
             dialled = replace(endpoint, ip=resolved) if resolved else endpoint
             lock = server_locks.setdefault(key, asyncio.Lock())
             async with lock, semaphore:
@@ -143,7 +175,7 @@ async def scan(
                     # The prober keeps its own deadline; this outer bound only catches a prober that does not.
                     # Its clock starts when a worker takes the endpoint, not while it waits for one.
                     worker_started: list[float] = []
-                    future = loop.run_in_executor(pool, work, dialled, worker_started)
+                    future = loop.run_in_executor(pool, work, dialled, tick, worker_started)
                     result = await _bounded(future, worker_started, 2 * settings.deadline_s + 30)
                 except TimeoutError:
                     result = _failed(

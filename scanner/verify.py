@@ -34,7 +34,7 @@ from scanner.models import (
 from scanner.policy import Releases
 from scanner.probe.contract import Prober
 from scanner.report import html_report, json_report
-from scanner.scan import ScanSettings, every_address, scan
+from scanner.scan import CONCURRENCY, RATE_PER_SERVER, ScanSettings, every_address, scan
 from scanner.store import Store, StoredRun, run_lock
 
 
@@ -47,8 +47,9 @@ class UsageError(Exception):
 class ProbeSettings:
     """How hard and how long to probe: what the scan options of the command line set."""
 
-    concurrency: int = 8
-    rate: float = 50.0
+    concurrency: int = CONCURRENCY
+    rate: float | None = None
+    rate_per_server: float = RATE_PER_SERVER
     timeout_s: float = 5.0
     deadline_s: float = 120.0
     exhaustive: bool = False
@@ -59,7 +60,7 @@ class ProbeSettings:
 
     @property
     def scan(self) -> ScanSettings:
-        return ScanSettings(concurrency=self.concurrency, rate=self.rate, deadline_s=self.deadline_s)
+        return ScanSettings(self.concurrency, self.rate, self.rate_per_server, self.deadline_s)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from cryptodatahub.tls.algorithm import TlsCipherSuite
 
@@ -98,3 +102,18 @@ def test_the_seed_misspellings_resolve_with_a_warning(typo: str, real: str, code
     warning = catalog.typo_warning(typo)
     assert warning is not None and real in warning and "does not exist" in warning
     assert catalog.typo_warning(real) is None
+
+
+def test_the_catalog_file_is_what_the_installed_cryptodatahub_gives() -> None:
+    """The shipped file saves every start the library's import; it may never drift from the library."""
+    built = catalog.from_cryptodatahub()
+    assert catalog.all_suites() == built, "cryptodatahub changed: run `python -m scanner.catalog` to rewrite the file"
+    shipped = (Path(catalog.__file__).parent / "data" / "suites.json").read_text(encoding="utf-8")
+    assert shipped == catalog.catalog_json(built)
+
+
+def test_reading_the_catalog_does_not_import_cryptodatahub() -> None:
+    code = "import sys; from scanner import catalog; catalog.resolve('TLS_RSA_WITH_AES_128_CBC_SHA'); "
+    code += "print(any(name.startswith('cryptodatahub') for name in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

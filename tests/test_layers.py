@@ -133,3 +133,40 @@ def test_nothing_below_the_command_line_imports_it() -> None:
         and any(n == "scanner.cli" or n.startswith("scanner.cli.") for n in names)
     ]
     assert not wrong, wrong
+
+
+HEAVY_AT_START = ("pydantic", "sslyze", "nassl", "jinja2", "cryptodatahub", "cryptography", "apprise")
+"""Libraries a command pays for only when it uses them: together 0.5 s of every start (issue 13)."""
+
+
+def test_the_command_line_starts_without_the_heavy_libraries() -> None:
+    """What `tlsverify --help` (and every command's start) imports; a property, not a timing."""
+    import subprocess
+    import sys
+
+    code = "import sys; import scanner.cli; scanner.cli.build_parser(); print(' '.join(sorted(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    # `sslyze` itself is there as the package whose __init__ is deferred (scanner/probe/__init__.py): no module of it
+    heavy = [name for name in loaded if name.split(".")[0] in HEAVY_AT_START and name != "sslyze"]
+    assert heavy == []
+
+
+def test_sslyze_with_its_init_deferred_serves_the_probe_and_then_the_whole_package() -> None:
+    """The console script defers sslyze's __init__; its scanner and plugins (exhaustive mode) still import."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+from scanner.probe import complete_sslyze_init, defer_sslyze_init
+defer_sslyze_init()
+import scanner.probe.prober
+assert not any(name.startswith(("cryptodatahub", "sslyze.plugins")) for name in sys.modules), "init ran early"
+complete_sslyze_init()
+from scanner.probe.exhaustive import sslyze_tls12_scan
+from sslyze import Scanner, ServerScanRequest
+from sslyze.plugins.scan_commands import ScanCommand
+print(Scanner.__module__, ScanCommand.TLS_1_2_CIPHER_SUITES.value)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["sslyze.scanner.scanner", "tls_1_2_cipher_suites"]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult
+from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, Proxy
 from scanner.probe.contract import Gate
 from scanner.scan import ScanSettings, scan
 from tests.conftest import endpoint
@@ -22,6 +22,7 @@ class FakeProber:
         self.in_flight = 0
         self.max_in_flight = 0
         self.gate_times: list[float] = []
+        self.gates: list[tuple[str, float]] = []
         self.threads: set[str] = set()
         self._lock = threading.Lock()
 
@@ -35,6 +36,7 @@ class FakeProber:
                 gate()
                 with self._lock:
                     self.gate_times.append(time.monotonic())
+                    self.gates.append((endpoint.id, time.monotonic()))
                 time.sleep(self.hold)
             return ProbeResult(endpoint.id, EndpointStatus.OK, connections=self.connections)
         finally:
@@ -62,14 +64,51 @@ async def test_concurrency_is_bounded_and_order_kept(policy: Policy) -> None:
     assert all(name.startswith("tlsverify-probe") for name in prober.threads)  # never on the event loop
 
 
+def busiest_second(times: list[float]) -> int:
+    """The most connections any one-second window holds (a property of the times, not a timing assert)."""
+    return max((sum(1 for t in times if start <= t < start + 0.999) for start in times), default=0)
+
+
 @pytest.mark.asyncio
-async def test_rate_limit_bounds_connections_per_second(policy: Policy) -> None:
+async def test_the_global_rate_bounds_connections_per_second(policy: Policy) -> None:
     prober = FakeProber(connections=3)
     await scan(ENDPOINTS, policy, prober, ScanSettings(concurrency=12, rate=10))
-    times = sorted(prober.gate_times)
-    assert len(times) == 36
-    # No one-second window may hold more than `rate` connections (a property, not a timing assert).
-    assert max(sum(1 for t in times if start <= t < start + 0.999) for start in times) <= 10
+    assert len(prober.gate_times) == 36
+    assert busiest_second(prober.gate_times) <= 10
+
+
+def test_the_defaults_are_per_server_with_no_global_cap() -> None:
+    settings = ScanSettings()
+    assert settings.rate is None
+    assert settings.rate_per_server >= 30  # a whole probe of a server with 20 suites fits in one burst
+    assert settings.concurrency >= 32
+
+
+@pytest.mark.asyncio
+async def test_each_server_gets_its_own_rate_and_none_waits_on_the_others(policy: Policy) -> None:
+    # Twelve servers, two endpoints (two names) on each of the first two: three connections per endpoint.
+    endpoints = [*ENDPOINTS, endpoint("twin0", 1000), endpoint("twin1", 1001)]
+    prober = FakeProber(connections=3)
+    await scan(endpoints, policy, prober, ScanSettings(concurrency=12, rate_per_server=4))
+    by_server: dict[int, list[float]] = {}
+    ports = {e.id: e.port for e in endpoints}
+    for endpoint_id, when in prober.gates:
+        by_server.setdefault(ports[endpoint_id], []).append(when)
+    assert len(prober.gates) == 42
+    assert all(busiest_second(times) <= 4 for times in by_server.values())
+    assert max(len(times) for times in by_server.values()) == 6  # two endpoints' six connections: over a second
+    # Servers do not share a budget: far more than one server's four connections happened within a second.
+    assert busiest_second(prober.gate_times) > 4
+
+
+@pytest.mark.asyncio
+async def test_endpoints_behind_one_proxy_share_the_proxy_s_rate(policy: Policy) -> None:
+    proxy = Proxy("proxy.lab.tlsverify.test", 3128)
+    behind = [endpoint(f"p{i}", 2000 + i, proxy=proxy) for i in range(4)]
+    prober = FakeProber(connections=3)
+    await scan(behind, policy, prober, ScanSettings(concurrency=4, rate_per_server=5))
+    assert len(prober.gate_times) == 12
+    assert busiest_second(prober.gate_times) <= 5
 
 
 @pytest.mark.asyncio

@@ -16,6 +16,7 @@ from scanner import notify
 from scanner.config import parse_proxy_url
 from scanner.models import ProbeResult, Proxy, VerifyAllReport
 from scanner.report import text
+from scanner.scan import CONCURRENCY, RATE_PER_SERVER
 from scanner.store import Store
 from scanner.verify import Outputs, ProbeSettings, Progress, UsageError
 
@@ -144,13 +145,25 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
     parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
     parser.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
     parser.add_argument(
-        "--concurrency", type=bounded_int(1024), default=8, help="endpoints probed at once (default: 8, at most 1024)"
+        "--concurrency",
+        type=bounded_int(1024),
+        default=CONCURRENCY,
+        help=f"endpoints probed at once (default: {CONCURRENCY}, at most 1024)",
+    )
+    parser.add_argument(
+        "--rate-per-server",
+        type=bounded_float(1_000_000),
+        default=RATE_PER_SERVER,
+        metavar="N",
+        help=f"new connections per second to any one server, or to the proxy for endpoints behind one; also the "
+        f"burst one endpoint's probe may use (default: {RATE_PER_SERVER:g})",
     )
     parser.add_argument(
         "--rate",
         type=bounded_float(1_000_000),
-        default=50.0,
-        help="new connections per second, all endpoints together (default: 50)",
+        default=None,
+        metavar="N",
+        help="new connections per second, all servers together: a cap for the client's own network (default: none)",
     )
     parser.add_argument(
         "--timeout", type=bounded_float(3600), default=5.0, help="seconds per connection step (default: 5)"
@@ -290,6 +303,7 @@ def probe_settings(args: argparse.Namespace) -> ProbeSettings:
     return ProbeSettings(
         concurrency=args.concurrency,
         rate=args.rate,
+        rate_per_server=args.rate_per_server,
         timeout_s=args.timeout,
         deadline_s=args.deadline,
         exhaustive=args.exhaustive,

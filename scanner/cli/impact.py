@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from scanner import impact
 from scanner import policy as rules
@@ -27,9 +28,11 @@ from scanner.cli.verify import checked_policy, run_verify_all
 from scanner.config import load_endpoints, load_policy, load_releases, policy_yaml
 from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
-from scanner.probe.prober import SslyzeProber
 from scanner.report import impact_report, policy_text
 from scanner.store import Store
+
+if TYPE_CHECKING:
+    from scanner.probe.prober import SslyzeProber
 from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
 
@@ -201,6 +204,8 @@ def run_impact(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy) -> tuple[impact.ImpactReport, bool]:
     targets = [row.endpoint for row in report.endpoints if row.status is not impact.ImpactStatus.UNKNOWN]
+    from scanner.probe.prober import SslyzeProber  # sslyze, nassl, cryptography: only when probing
+
     prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
     results, complete = probe_all(targets, after, prober, probe_settings(args), progress_line(args))
     if not complete:

@@ -306,6 +306,7 @@ _COPIED = frozenset(
         "db",
         "concurrency",
         "rate",
+        "rate_per_server",
         "timeout",
         "deadline",
         "exhaustive",

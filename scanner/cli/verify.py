@@ -24,7 +24,6 @@ from scanner.cli.common import (
 )
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.models import Endpoint
-from scanner.probe.prober import SslyzeProber
 from scanner.report import text
 from scanner.verify import CheckedPolicy, Outputs, check_policy, rewrite_reports, select_endpoints, verify_all
 
@@ -61,6 +60,8 @@ def run_verify_all(
         print(f"tlsverify: waiting for another run that uses {where.database}", file=sys.stderr, flush=True)
 
     notifications(args)  # a notification option that cannot work stops the run before any traffic
+    from scanner.probe.prober import SslyzeProber  # sslyze, nassl, cryptography: only when probing
+
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
     partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
     run = verify_all(

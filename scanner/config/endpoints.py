@@ -5,13 +5,16 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ruamel.yaml import YAML
 
-from scanner.config.schemas import ENDPOINT_KEYS, EndpointsFile, ProxyModel, parse, proxy_address
 from scanner.config.source import locate
 from scanner.files import private_folders
 from scanner.models import ConfigError, Endpoint, Problem, Protocol, Proxy
+
+if TYPE_CHECKING:
+    from scanner.config.schemas import ProxyModel
 
 _PEM_CERTIFICATE = "-----BEGIN CERTIFICATE-----"
 
@@ -21,6 +24,8 @@ def load_endpoints(path: Path, proxy: Proxy | None = None, ca_file: Path | None 
 
     An endpoint's own `proxy` and `ca_file` win; then `proxy` and `ca_file` given here (the command line's);
     then the file's top-level ones. `ca_file` paths in the file are relative to the file's folder."""
+    from scanner.config.schemas import ENDPOINT_KEYS, EndpointsFile, parse  # pydantic: 0.1 s, only when reading
+
     parsed, node = parse(path, EndpointsFile, ENDPOINT_KEYS, "expected a mapping with an 'endpoints:' list")
     problems: list[Problem] = []
 
@@ -80,6 +85,8 @@ def _proxy(model: ProxyModel | None) -> Proxy | None:
     """The proxy a block names; None for none (`proxy: none` reads as a block with an empty url)."""
     if model is None or not model.url:
         return None
+    from scanner.config.schemas import proxy_address
+
     host, port = proxy_address(model.url)
     return Proxy(host, port, model.username_env, model.password_env)
 
@@ -99,6 +106,8 @@ def _ca_file_problem(path: Path) -> str | None:
 def parse_proxy_url(url: str) -> Proxy:
     """The command line's `--proxy URL`, its credentials (if the environment has them) named by the two
     TLSVERIFY_PROXY_* variables; ValueError saying what is wrong, never repeating the URL."""
+    from scanner.config.schemas import proxy_address
+
     host, port = proxy_address(url)
     named = all(os.environ.get(name) is not None for name in PROXY_CREDENTIAL_VARIABLES)
     user, password = PROXY_CREDENTIAL_VARIABLES if named else (None, None)

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from scanner import catalog, clients
 from scanner import policy as policy_rules
-from scanner.config.schemas import POLICY_KEYS, RELEASE_KEYS, PolicyFile, ReleaseFile, parse
 from scanner.config.source import locate, scalar_text
 from scanner.models import ConfigError, Policy, Problem, Severity
 from scanner.policy import Entry, PolicyDocument, Release, Releases
@@ -16,6 +15,8 @@ from scanner.policy import Entry, PolicyDocument, Release, Releases
 
 def read_policy_document(path: Path) -> PolicyDocument:
     """A policy file as written, every value with its place; raises ConfigError only for its shape."""
+    from scanner.config.schemas import POLICY_KEYS, PolicyFile, parse  # pydantic: 0.1 s, only when reading
+
     parsed, node = parse(path, PolicyFile, POLICY_KEYS, "expected a mapping with release, protocols, cipher_suites")
 
     def entries(section: str, key: str, values: list[str]) -> tuple[Entry, ...]:
@@ -63,6 +64,8 @@ def load_policy(path: Path, releases: Releases | None = None) -> Policy:
 
 def read_release(path: Path) -> Release:
     """One release data file, validated: names resolve, defaults are available, the lists do not overlap."""
+    from scanner.config.schemas import RELEASE_KEYS, ReleaseFile, parse
+
     parsed, node = parse(path, ReleaseFile, RELEASE_KEYS, "expected a mapping: release, available, default_selected")
     problems: list[Problem] = []
 

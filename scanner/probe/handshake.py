@@ -37,6 +37,7 @@ from scanner.probe.channel import SSLYZE_STARTTLS, ChannelFailed, open_channel
 from scanner.probe.contract import Target
 from scanner.probe.hello import sni_name
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
+from scanner.probe.raw import exchange
 
 _SSLYZE_VERSIONS = {
     TlsVersion.SSLV3: TlsVersionEnum.SSL_3_0,
@@ -174,12 +175,71 @@ def handshake(
     suites: Sequence[int] | None = None,
     limit_s: float | None = None,
 ) -> Outcome:
-    """One connection: offer `suites` (code points, in order; None for all) at exactly `version`.
+    """One connection and a whole handshake: offer `suites` (code points, in order; None for all) at exactly
+    `version`. For what only a completed handshake tells (whether a server that asks for a client
+    certificate goes on without one); the server's choice alone is `first_flight`'s.
 
     The whole connection lasts at most `limit_s` seconds (default: the target's connection limit).
     For TLS 1.3, `suites` is ignored: the client offers its TLS 1.3 suites.
     """
-    limit = min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
+    limit = _limit(target, limit_s)
+    prepared = _prepare(target, version, client, suites, limit)
+    if not isinstance(prepared, _Connection):
+        return prepared
+    connection, ssl_client = prepared, prepared.ssl_client
+    with _Watchdog(ssl_client, limit) as watchdog:
+        outcome = _connect(connection, ssl_client, target)
+    if watchdog.fired and not isinstance(outcome, Accepted):
+        return Unreachable(EndpointStatus.TIMEOUT, f"connection cut after {limit:.3g} s: the server answers too slowly")
+    return outcome
+
+
+def first_flight(
+    target: Target,
+    version: TlsVersion,
+    client: Client,
+    suites: Sequence[int] | None = None,
+    limit_s: float | None = None,
+) -> Outcome:
+    """One connection that sends the ClientHello nassl's OpenSSL would send for `handshake` (its very bytes:
+    a server answers it as it answers `handshake`), reads the server's answer up to its ServerHello and
+    closes there: which suite the server picks at exactly `version`, or why none, in one round trip, without
+    the key exchange, the certificate or the Finished messages."""
+    limit = _limit(target, limit_s)
+    prepared = _prepare(target, version, client, suites, limit)
+    if not isinstance(prepared, _Connection):
+        return prepared
+    hello = _client_hello_bytes(prepared.ssl_client)
+    return exchange(replace(target, timeout_s=min(target.timeout_s, limit)), hello, limit, _WIRE_VERSIONS[version])
+
+
+_WIRE_VERSIONS = {
+    TlsVersion.SSLV3: 0x0300,
+    TlsVersion.TLSV1_0: 0x0301,
+    TlsVersion.TLSV1_1: 0x0302,
+    TlsVersion.TLSV1_2: 0x0303,
+    TlsVersion.TLSV1_3: 0x0304,
+}
+
+
+def _client_hello_bytes(ssl_client: BaseSslClient) -> bytes:
+    """The records OpenSSL writes when the handshake starts: its ClientHello, taken from the memory BIO
+    pair nassl puts between OpenSSL and the socket, before any socket is involved."""
+    engine = ssl_client._ssl  # nassl's own objects: the only way to the bytes of the hello OpenSSL builds
+    network = ssl_client._network_bio
+    with contextlib.suppress(_nassl.WantReadError):  # both builds raise this one
+        engine.do_handshake()
+    return bytes(network.read(network.pending()))
+
+
+def _limit(target: Target, limit_s: float | None) -> float:
+    return min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
+
+
+def _prepare(
+    target: Target, version: TlsVersion, client: Client, suites: Sequence[int] | None, limit: float
+) -> _Connection | Rejected:
+    """sslyze's connection for `target`, its nassl client set to offer `suites` at `version`; no socket yet."""
     if limit < target.timeout_s:  # near the deadline: the TCP connect may not take longer than what is left
         target = replace(target, timeout_s=max(limit, 0.05))
     location, network = sslyze_settings(target)
@@ -204,11 +264,7 @@ def handshake(
         else:
             names = _names(client)
             ssl_client.set_cipher_list(":".join(names[code] for code in suites if code in names) + seclevel)
-    with _Watchdog(ssl_client, limit) as watchdog:
-        outcome = _connect(connection, ssl_client, target)
-    if watchdog.fired and not isinstance(outcome, Accepted):
-        return Unreachable(EndpointStatus.TIMEOUT, f"connection cut after {limit:.3g} s: the server answers too slowly")
-    return outcome
+    return connection
 
 
 def _connect(connection: SslConnection, ssl_client: BaseSslClient, target: Target) -> Outcome:

@@ -16,6 +16,7 @@ from scanner.clients import ClientProfile, Extension
 TLS12 = 0x0303
 _HANDSHAKE, _ALERT = 0x16, 0x15
 _CLIENT_HELLO, _SERVER_HELLO = 0x01, 0x02
+_SUPPORTED_VERSIONS = 43
 _MAX_RECORD = 16384 + 2048
 _MAX_SERVER_HELLO = 65536  # a ServerHello with every extension there is stays far below this
 
@@ -248,7 +249,26 @@ def _server_hello(body: bytes) -> Reply:
     compression = body[pos + 2]
     if session_id > 32 or compression != 0:  # a client aborts on either (RFC 5246 sections 7.4.1.2-3)
         return NotTls(f"a malformed ServerHello (session id of {session_id} bytes, compression {compression})")
-    return ServerHello(int.from_bytes(body[0:2], "big"), int.from_bytes(body[pos : pos + 2], "big"))
+    version = _supported_version(body[pos + 3 :]) or int.from_bytes(body[0:2], "big")
+    return ServerHello(version, int.from_bytes(body[pos : pos + 2], "big"))
+
+
+def _supported_version(extensions: bytes) -> int | None:
+    """The version a TLS 1.3 ServerHello (or HelloRetryRequest) selects in its supported_versions extension
+    (RFC 8446, 4.2.1); None without one (TLS 1.2 and before say their version in the legacy field)."""
+    if len(extensions) < 2:
+        return None
+    end = min(2 + int.from_bytes(extensions[0:2], "big"), len(extensions))
+    pos = 2
+    while pos + 4 <= end:
+        kind, size = (
+            int.from_bytes(extensions[pos : pos + 2], "big"),
+            int.from_bytes(extensions[pos + 2 : pos + 4], "big"),
+        )
+        if kind == _SUPPORTED_VERSIONS and size == 2 and pos + 6 <= end:
+            return int.from_bytes(extensions[pos + 4 : pos + 6], "big")
+        pos += 4 + size
+    return None
 
 
 def _may_be_tls(data: bytes) -> bool:

@@ -27,6 +27,7 @@ from scanner.models import (
     Protocol,
     TlsVersion,
 )
+from scanner.probe import complete_sslyze_init
 from scanner.probe.certificate import inspect as inspect_certificate
 from scanner.probe.contract import DeadlineExceeded, Gate, Target
 from scanner.probe.elimination import (
@@ -37,7 +38,7 @@ from scanner.probe.elimination import (
     eliminate,
     eliminate_adaptively,
 )
-from scanner.probe.handshake import Client, client_codes, handshake, legacy_only_codes
+from scanner.probe.handshake import Client, client_codes, first_flight, handshake, legacy_only_codes
 from scanner.probe.outcome import Accepted, Outcome, Refusal, Rejected, Unreachable
 from scanner.probe.raw import hello_handshake
 
@@ -61,10 +62,14 @@ class _Run:
     """How the TLS 1.2 enumeration's hellos were refused (the legacy client's version probes misreport a
     reset as "wrong version number", so they do not count)."""
 
-    def offer(self, version: TlsVersion, client: Client, suites: Sequence[int] | None) -> Outcome:
+    def offer(self, version: TlsVersion, client: Client, suites: Sequence[int] | None, whole: bool = False) -> Outcome:
+        """nassl's OpenSSL hello offering `suites` at exactly `version`, read up to the ServerHello (the
+        server's choice is all the enumeration and the version probes need), or with `whole` a whole
+        handshake."""
         remaining = self.gate()
         self.connections += 1
-        return handshake(self.target, version, client, suites, limit_s=remaining)
+        connect = handshake if whole else first_flight
+        return connect(self.target, version, client, suites, limit_s=remaining)
 
     def offer_tls12(self, client: Client) -> Offer:
         return lambda suites: self.offer(TlsVersion.TLSV1_2, client, suites)
@@ -233,13 +238,14 @@ def _enumerate_exhaustive(run: _Run) -> _Enumeration:
     """sslyze's own scan, one handshake per suite; then our order check on what it found. Not through a
     proxy: sslyze's own tunnel encodes credentials otherwise than a client does (it would send a wrong
     password on every run) and reads past the proxy's answer, so a proxied endpoint gets elimination."""
+    complete_sslyze_init()  # sslyze's scanner and plugins need the package's own __init__
     from scanner.probe.exhaustive import sslyze_tls12_scan
 
     if run.target.proxy is not None:
         run.note("sslyze's own scan does not go through the proxy's tunnel as the client does: elimination used")
         return _enumerate(run)
 
-    first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, None)
+    first = run.offer(TlsVersion.TLSV1_2, Client.MODERN, None, whole=True)
     if isinstance(first, Unreachable):
         return _Enumeration([], None, first)
     run.gate()
@@ -432,7 +438,7 @@ def _client_certificate(run: _Run, code: int) -> str:
     handshake by OpenSSL, which answers with no certificate (where it can offer the suite)."""
     if code not in client_codes(Client.MODERN):
         return "asked"
-    outcome = run.offer(TlsVersion.TLSV1_2, Client.MODERN, [code])
+    outcome = run.offer(TlsVersion.TLSV1_2, Client.MODERN, [code], whole=True)
     if isinstance(outcome, Accepted):
         return "optional"
     if isinstance(outcome, Rejected) and outcome.kind is Refusal.ALERT:

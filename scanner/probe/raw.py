@@ -32,16 +32,25 @@ def hello_handshake(
         hello = client_hello(profile, suites, target.server_name, os.urandom(32))
     except (UnicodeError, ValueError) as exc:  # a name no resolver would take either; config refuses it
         return Unreachable(EndpointStatus.DNS_ERROR, f"{target.server_name!r} cannot be sent as an SNI name: {exc}")
+    return exchange(target, hello, limit_s, TLS12, whole_flight)
+
+
+def exchange(target: Target, hello: bytes, limit_s: float, version: int, whole_flight: bool = False) -> Outcome:
+    """Send `hello` (ClientHello records) over a new connection to `target` and read the server's answer up
+    to its ServerHello (or, with `whole_flight`, to the flight's end): accepted when the server answers at
+    `version` (a wire version, 0x0303 for TLS 1.2)."""
     deadline = time.monotonic() + limit_s
     try:
         sock = open_channel(target, deadline)
     except ChannelFailed as exc:
         return exc.outcome
     with contextlib.closing(sock):
-        return _exchange(sock, hello, target, deadline, ReplyReader(whole_flight))
+        return _exchange(sock, hello, target, deadline, ReplyReader(whole_flight), version)
 
 
-def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float, reader: ReplyReader) -> Outcome:
+def _exchange(
+    sock: socket.socket, hello: bytes, target: Target, deadline: float, reader: ReplyReader, version: int
+) -> Outcome:
     received = 0
     try:
         sock.sendall(hello)
@@ -62,12 +71,12 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
                 )
             received += len(chunk)
             if received > _MAX_ANSWER and reader.hello is not None:
-                return _outcome(reader.hello)
+                return _outcome(reader.hello, version)
             if received > _MAX_ANSWER:
                 return Rejected(f"the server sent over {_MAX_ANSWER} bytes without a ServerHello", Refusal.NOT_TLS)
             reply = reader.feed(chunk)
             if reply is not None:
-                return _outcome(reply)
+                return _outcome(reply, version)
     except TimeoutError:
         if reader.hello is not None:
             return _stalled(reader.hello)
@@ -78,11 +87,11 @@ def _exchange(sock: socket.socket, hello: bytes, target: Target, deadline: float
         return Rejected(f"connection broken during the handshake: {exc.strerror or exc}", Refusal.RESET)
 
 
-def _outcome(reply: ServerHello | Alert | NotTls) -> Outcome:
+def _outcome(reply: ServerHello | Alert | NotTls, version: int) -> Outcome:
     if isinstance(reply, ServerHello):
-        if reply.version != TLS12:
+        if reply.version != version:
             spoken = VERSIONS.get(reply.version, f"version 0x{reply.version:04x}")
-            return Rejected(f"the server answered a TLS 1.2-only hello in {spoken}", Refusal.OTHER)
+            return Rejected(f"the server answered a {VERSIONS[version]}-only hello in {spoken}", Refusal.OTHER)
         return Accepted(reply.code, asks_certificate=reply.asks_certificate, certificates=reply.certificates)
     if isinstance(reply, Alert):
         return Rejected(str(reply), Refusal.ALERT)

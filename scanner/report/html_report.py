@@ -7,29 +7,34 @@ autoescaped template variables.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
-
-import jinja2
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 from scanner.document import encode
 from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
 from scanner.report.view import address, change_value, client_certificate_text, hover_text, jsse
 
-_ENV = jinja2.Environment(
-    loader=jinja2.PackageLoader("scanner.report", "templates"),
-    autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
-    undefined=jinja2.StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_ENV.filters["jsse"] = jsse
-_ENV.filters["client_certificate"] = client_certificate_text
-_ENV.filters["change_value"] = change_value
+if TYPE_CHECKING:
+    import jinja2
 
 
+@cache
 def environment() -> jinja2.Environment:
-    """The one jinja2 environment (autoescaping on) every HTML report renders with."""
-    return _ENV
+    """The one jinja2 environment (autoescaping on) every HTML report renders with; made at the first report,
+    not at start-up (a command that writes none does not pay for jinja2)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("scanner.report", "templates"),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["jsse"] = jsse
+    env.filters["client_certificate"] = client_certificate_text
+    env.filters["change_value"] = change_value
+    return env
 
 
 _STATUS_LABEL = {
@@ -136,7 +141,7 @@ def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str
     # The JSON document already holds every endpoint's fields: built once, filtered for each section.
     rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
     without = set(data["without_tls12"])
-    template = _ENV.get_template("verify_all.html.j2")
+    template = environment().get_template("verify_all.html.j2")
     return template.render(
         report=data,
         since=since,
