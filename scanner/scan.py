@@ -53,9 +53,14 @@ class ScanSettings:
 Progress = Callable[[ProbeResult], None]
 
 
+_JITTER = 1.05
+"""The window is 5% longer than asked, so a connection that takes a few milliseconds longer to arrive than
+the one before it never puts rate + 1 connections in a second as the server counts them."""
+
+
 def _throttler(rate: float) -> Throttler:
     limit, period = pacing(rate)
-    return Throttler(rate_limit=max(1, limit), period=period)
+    return Throttler(rate_limit=max(1, limit), period=period * _JITTER)
 
 
 def pacing(rate: float) -> tuple[int, float]:

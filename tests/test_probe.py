@@ -166,10 +166,35 @@ def test_connection_budget_counted_on_the_server(servers: dict[str, TlsServer], 
     assert enumeration <= len(result.accepted_tls12) + 3
     server.settle()
     assert server.connections == result.connections  # the prober's own count is honest
+    assert server.connections <= len(result.accepted_tls12) + 10  # the whole probe: versions, order, policy
     assert (
         len(server.hellos) == server.connections
     )  # every hello was parsed, none escaped the count  # the prober's own count is honest
     assert all(h.server_name == f"{name}.lab.tlsverify.test" for h in tls12_hellos)  # SNI is the host name
+
+
+def test_no_server_sees_more_than_the_rate_per_server_in_any_second(
+    servers: dict[str, TlsServer], policy: Policy
+) -> None:
+    """Counted on the servers' side, from their accept times: each of two servers, probed at once with a
+    limit of 4 a second, sees at most 4 new connections in any one-second window, and the suites found are
+    the same as without a limit."""
+    import asyncio
+
+    from scanner.scan import ScanSettings, scan
+
+    chosen = [servers["rsa-only"], servers["server-order"]]
+    unlimited = {s.spec.name: probe(s, policy) for s in chosen}
+    for server in chosen:
+        server.reset_counts()
+    endpoints = [endpoint(s.spec.name, s.port) for s in chosen]
+    results = asyncio.run(scan(endpoints, policy, SslyzeProber(timeout_s=3), ScanSettings(rate_per_server=4)))
+    for server, result in zip(chosen, results, strict=True):
+        server.settle()
+        times = sorted(server.accepted_at)
+        assert len(times) == result.connections > 8  # more than two seconds' worth at this rate
+        assert max(sum(1 for t in times if start <= t < start + 0.999) for start in times) <= 4
+        assert result.accepted_tls12 == unlimited[server.spec.name].accepted_tls12
 
 
 def test_closed_port_is_unreachable(policy: Policy) -> None:
