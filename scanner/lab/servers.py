@@ -125,6 +125,8 @@ class LoopbackServer:
     current_hello: ClientHello | None = None
     negotiated: list[str] = field(default_factory=list)
     hellos: list[ClientHello] = field(default_factory=list)
+    accepted_at: list[float] = field(default_factory=list)
+    """`time.monotonic()` of each accepted connection (the benchmarks' connections per second)."""
     _sock: socket.socket | None = None
     _thread: threading.Thread | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -154,6 +156,7 @@ class LoopbackServer:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):
                 continue
+            self.accepted_at.append(time.monotonic())
             self.connections += 1
             conn.settimeout(5)
             hello = _peek_hello(conn)
@@ -184,6 +187,7 @@ class LoopbackServer:
         self.handled = 0
         self.negotiated.clear()
         self.hellos.clear()
+        self.accepted_at.clear()
 
     def stop(self) -> None:
         self._stop.set()
