@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ssl
 import statistics
 import sys
 import time
@@ -21,37 +20,17 @@ from sslyze.plugins.scan_commands import ScanCommand
 from sslyze.scanner.models import ServerScanRequest
 from sslyze.scanner.scanner import Scanner
 from sslyze.server_setting import ServerNetworkConfiguration, ServerNetworkLocation
+from zoo import ZOO, start_zoo
 
 from scanner import catalog
 from scanner.config import load_policy
-from scanner.lab.gnutls import PRIORITY_3DES, GnutlsServer, unavailable_reason
-from scanner.lab.servers import Lab, LoopbackServer, ServerSpec
+from scanner.lab.gnutls import unavailable_reason
+from scanner.lab.servers import Lab, LoopbackServer
 from scanner.models import Endpoint
 from scanner.probe.prober import SslyzeProber
 from scanner.scan import ScanSettings, scan
 
 ROOT = Path(__file__).resolve().parent.parent
-
-ZOO = [
-    ServerSpec(
-        "modern",
-        "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305",
-        max_version=ssl.TLSVersion.TLSv1_3,
-    ),
-    ServerSpec("rsa-only", "AES128-GCM-SHA256:AES256-GCM-SHA384:AES128-SHA:AES256-SHA256:AES256-SHA:AES128-SHA256"),
-    ServerSpec(
-        "server-order",
-        "ECDHE-RSA-AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256:AES256-SHA:ECDHE-RSA-AES256-GCM-SHA384",
-        server_preference=True,
-    ),
-    ServerSpec(
-        "tls10-11",
-        "ECDHE-RSA-AES128-SHA:AES128-SHA",
-        min_version=ssl.TLSVersion.TLSv1,
-        max_version=ssl.TLSVersion.TLSv1_1,
-    ),
-    ServerSpec("many", "ALL:!aNULL:!eNULL:!PSK:!SRP:!DSS", max_version=ssl.TLSVersion.TLSv1_3),
-]
 
 SSLYZE_ALL = {
     ScanCommand.SSL_3_0_CIPHER_SUITES,
@@ -60,30 +39,6 @@ SSLYZE_ALL = {
     ScanCommand.TLS_1_2_CIPHER_SUITES,
     ScanCommand.TLS_1_3_CIPHER_SUITES,
 }
-
-
-def start_zoo(lab: Lab, count: int) -> list[LoopbackServer]:
-    servers: list[LoopbackServer] = []
-    with_gnutls = unavailable_reason() is None
-    for i in range(count):
-        if with_gnutls and i % (len(ZOO) + 1) == len(ZOO):
-            servers.append(
-                lab.add(
-                    GnutlsServer(
-                        f"3des-{i}", priority=PRIORITY_3DES, certificates=lab.certificates, workdir=str(lab.directory)
-                    )
-                )
-            )
-        else:
-            spec = ZOO[i % len(ZOO)]
-            servers.append(
-                lab.start(
-                    ServerSpec(
-                        f"{spec.name}-{i}", spec.ciphers, spec.min_version, spec.max_version, spec.server_preference
-                    )
-                )
-            )
-    return servers
 
 
 def run_tlsverify(servers: list[LoopbackServer]) -> dict[str, set[str]]:
@@ -110,11 +65,14 @@ def run_sslyze(servers: list[LoopbackServer], commands: set[ScanCommand]) -> dic
     return found
 
 
-def measure(servers: list[LoopbackServer], job: Callable[[], dict[str, set[str]]]) -> tuple[float, int, int, dict]:
+Tool = Callable[[list[LoopbackServer]], dict[str, set[str]]]
+
+
+def measure(servers: list[LoopbackServer], tool: Tool) -> tuple[float, int, int, dict[str, set[str]]]:
     for s in servers:
         s.reset_counts()
     started = time.perf_counter()
-    found = job()
+    found = tool(servers)
     seconds = time.perf_counter() - started
     for s in servers:
         s.settle()
@@ -128,7 +86,7 @@ def main() -> int:
     parser.add_argument("--servers", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    tools: dict[str, Callable[[list[LoopbackServer]], dict[str, set[str]]]] = {
+    tools: dict[str, Tool] = {
         "tlsverify verify-all (elimination)": run_tlsverify,
         "sslyze 6 TLS 1.2 suites only": lambda s: run_sslyze(s, {ScanCommand.TLS_1_2_CIPHER_SUITES}),
         "sslyze 6 all versions' suites": lambda s: run_sslyze(s, SSLYZE_ALL),
@@ -139,7 +97,7 @@ def main() -> int:
         answers: dict[str, dict[str, set[str]]] = {}
         for _ in range(args.rounds):
             for name, tool in tools.items():  # interleaved, so drift on a shared machine hits all tools alike
-                seconds, connections, tls12, found = measure(servers, lambda t=tool: t(servers))
+                seconds, connections, tls12, found = measure(servers, tool)
                 samples[name].append((seconds, connections, tls12))
                 answers[name] = found
     reference = answers["tlsverify verify-all (elimination)"]
