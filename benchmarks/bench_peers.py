@@ -38,6 +38,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import ssl
@@ -71,6 +72,9 @@ LABELS = {
     "sslyze-all": "sslyze, all versions",
     "nmap": "nmap ssl-enum-ciphers",
 }
+VARIANTS: dict[str, list[str]] = {}
+"""--variant LABEL=OPTIONS: more tlsverify runs, as `tlsverify:LABEL`, with those options added (for choosing
+the defaults by measurement; the reference stays the run with no option)."""
 DEFAULT_SIZES = (10, 50, 200)
 WAN_SIZES = (50,)
 LARGE = 1000
@@ -142,9 +146,15 @@ def iana(name: str) -> str:
 # --- the tools ----------------------------------------------------------------------------------------------
 
 
+def label(tool: str) -> str:
+    """How a tool is named in the tables; a variant by its options."""
+    base, _, variant = tool.partition(":")
+    return f"{LABELS[base]} {shlex.join(VARIANTS[variant])}" if variant else LABELS[base]
+
+
 def tool_unavailable(tool: str) -> str | None:
     """Why `tool` cannot run here, or None."""
-    if tool == "tlsverify" and not (BIN / "tlsverify").exists():
+    if tool.startswith("tlsverify") and not (BIN / "tlsverify").exists():
         return f"{BIN / 'tlsverify'} does not exist (pip install -e . in the venv that runs this script)"
     if tool.startswith("sslyze") and importlib.util.find_spec("sslyze") is None:
         return f"sslyze is not installed for {sys.executable}"
@@ -166,8 +176,9 @@ def endpoints_yaml(target: Target) -> str:
 def command(tool: str, target: Target, work: Path, endpoints: Path) -> list[str]:
     """The command line, as a user types it (absolute paths)."""
     addresses = [f"{target.host}:{port}" for port in target.ports]
-    if tool == "tlsverify":
+    if tool.startswith("tlsverify"):
         out = work / "out"
+        extra = VARIANTS.get(tool.partition(":")[2], [])
         return [
             str(BIN / "tlsverify"),
             "verify-all",
@@ -179,6 +190,7 @@ def command(tool: str, target: Target, work: Path, endpoints: Path) -> list[str]
             str(out),
             "--db",
             str(out / "x.sqlite"),
+            *extra,
         ]
     if tool == "sslyze12":
         return [str(BIN / "python"), "-m", "sslyze", "--tlsv1_2", f"--json_out={work / 'sslyze.json'}", *addresses]
@@ -577,12 +589,12 @@ def run_tool(tool: str, lab: Servers, endpoints: Path, work: Path, timeout_s: fl
         error = f"killed after {timeout_s:g} s (--tool-timeout)"
     else:
         try:
-            accepted, notes = PARSERS[tool](lab.target, work)
+            accepted, notes = PARSERS[tool.partition(":")[0]](lab.target, work)
         except (BenchError, OSError, ValueError, KeyError, ET.ParseError) as exc:
             error = f"results unreadable: {exc} (exit {code}; its output ends: {tail(work / 'output.log')})"
-    if error is None and tool != "tlsverify" and code != 0:
+    if error is None and not tool.startswith("tlsverify") and code != 0:
         error = f"exit {code}: {tail(work / 'output.log', 3)}"
-    if error is None and tool == "tlsverify" and code not in (0, 1):
+    if error is None and tool.startswith("tlsverify") and code not in (0, 1):
         error = f"exit {code}: {tail(work / 'output.log', 3)}"
     return Run(tool, wall, code, rss, connections, per_s, accepted, notes, error, lab_cpu)
 
@@ -684,7 +696,7 @@ HEADINGS = (
 
 def cells(row: Row) -> tuple[str, ...]:
     return (
-        LABELS[row.tool],
+        label(row.tool),
         f"{row.wall_s:.2f}",
         f"{row.ratio:.2f}" if row.ratio is not None else "n/a",
         f"{row.conns_mean:.1f}",
@@ -771,12 +783,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tool-timeout", type=float, default=7200.0, help="kill a tool run after this many seconds (default: 7200)"
     )
     parser.add_argument("--keep-files", action="store_true", help="keep the temporary folder (tool outputs, logs)")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="LABEL=OPTIONS",
+        help="also run tlsverify with these options, e.g. c16='--concurrency 16' (repeatable)",
+    )
     args = parser.parse_args(argv)
+    for variant in args.variant:
+        label, equals, options = variant.partition("=")
+        if not equals or not label.strip():
+            parser.error(f"--variant: expected LABEL=OPTIONS, got {variant!r}")
+        VARIANTS[label.strip()] = shlex.split(options)
     tools = [t.strip() for t in args.tools.split(",") if t.strip()]
     unknown = [t for t in tools if t not in TOOLS]
     if unknown or not tools:
         parser.error(f"--tools: unknown {', '.join(unknown) or '(none given)'}; choose from {', '.join(TOOLS)}")
-    args.tools = tools
+    args.tools = tools + [f"tlsverify:{label}" for label in VARIANTS]
     if args.sizes:
         try:
             sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
@@ -814,7 +838,7 @@ def main(argv: list[str] | None = None) -> int:
     for tool in args.tools:
         reason = tool_unavailable(tool)
         if reason:
-            skipped.append(f"{LABELS[tool]} skipped: {reason}")  # said in the header
+            skipped.append(f"{label(tool)} skipped: {reason}")  # said in the header
         else:
             tools.append(tool)
     if not tools:
@@ -856,7 +880,7 @@ def main(argv: list[str] | None = None) -> int:
                         run = run_tool(tool, lab, endpoints, size_dir / f"r{round_no}-{tool}", args.tool_timeout)
                         runs[tool].append(run)
                         progress(
-                            f"N={n} round {round_no}/{args.rounds} {LABELS[tool]}: {run.wall_s:.2f} s, exit "
+                            f"N={n} round {round_no}/{args.rounds} {label(tool)}: {run.wall_s:.2f} s, exit "
                             f"{run.exit_code}, {sum(run.connections)} connections, servers"
                             f"{' and relay' if lab.relay else ''} used {run.lab_cpu_s:.1f} CPU s"
                             + (f", ERROR {run.error}" if run.error else "")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -150,16 +151,23 @@ def read_release(path: Path) -> Release:
 RELEASES_ENV = "TLSVERIFY_RELEASES"
 
 
-def load_releases(extra_dir: Path | None = None) -> Releases:
-    """The releases shipped with tlsverify, plus the *.yaml files of `extra_dir` (or $TLSVERIFY_RELEASES),
-    which add releases or replace shipped ones of the same name."""
+@cache
+def _shipped_releases() -> tuple[tuple[tuple[int, ...], Release], ...]:
+    """The package's own release files, read once a process (they do not change while it runs)."""
     shipped = resources.files("scanner") / "data" / "releases"
-    found: dict[tuple[int, ...], Release] = {}
+    found: list[tuple[tuple[int, ...], Release]] = []
     for item in sorted(shipped.iterdir(), key=lambda t: t.name):
         if item.name.endswith(".yaml"):
             with resources.as_file(item) as path:
                 release = read_release(path)
-            found[release.key] = release
+            found.append((release.key, release))
+    return tuple(found)
+
+
+def load_releases(extra_dir: Path | None = None) -> Releases:
+    """The releases shipped with tlsverify, plus the *.yaml files of `extra_dir` (or $TLSVERIFY_RELEASES),
+    which add releases or replace shipped ones of the same name."""
+    found = dict(_shipped_releases())
     directory = extra_dir or (Path(os.environ[RELEASES_ENV]) if os.environ.get(RELEASES_ENV) else None)
     if directory is not None:
         if not directory.is_dir():

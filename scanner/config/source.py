@@ -50,7 +50,8 @@ def read_yaml(path: Path) -> tuple[Any, Node | None]:
     if not text.strip():
         raise ConfigError([Problem(shown, None, None, "", "file is empty", "see the shipped file for the format")])
     try:
-        node = _reader().compose(text)
+        reader = _reader()
+        node = reader.compose(text)
         aliased = first_alias(node)
         if aliased is not None:
             raise ConfigError(
@@ -68,7 +69,7 @@ def read_yaml(path: Path) -> tuple[Any, Node | None]:
         duplicates = list(duplicate_keys(shown, node))
         if duplicates:
             raise ConfigError(duplicates)
-        data = _reader().load(text)
+        data = reader.constructor.construct_document(node) if node is not None else None  # parsed once, not twice
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None

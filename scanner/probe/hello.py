@@ -8,6 +8,7 @@ nassl's OpenSSL builds can all reproduce) and stop there.
 from __future__ import annotations
 
 import ipaddress
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -61,7 +62,7 @@ def _u24(data: bytes) -> bytes:
 
 
 def _codes(values: Sequence[int]) -> bytes:
-    return b"".join(v.to_bytes(2, "big") for v in values)
+    return struct.pack(f">{len(values)}H", *values)
 
 
 def sni_name(server_name: str) -> str | None:
