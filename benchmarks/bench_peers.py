@@ -20,6 +20,7 @@ accepted TLS 1.2 suites (IANA names) equal tlsverify's, with the first disagreem
     .venv/bin/python benchmarks/bench_peers.py --sizes 10,50 --rounds 1 --tools tlsverify,nmap
     .venv/bin/python benchmarks/bench_peers.py --wan [--rtt-ms 40]  # emulated WAN; N = 50 unless --sizes
     .venv/bin/python benchmarks/bench_peers.py --markdown           # also Markdown for docs/benchmarks.md
+    .venv/bin/python benchmarks/bench_peers.py --tools tlsverify --variant c16='--concurrency 16'  # settings
 
 --wan puts the servers in a network namespace this script creates, behind a veth pair with netem delaying
 each direction by RTT/2; where that cannot be done (not root, no namespaces, a kernel without sch_netem) it
@@ -123,6 +124,10 @@ class Run:
     error: str | None = None
     """Why the results could not be read (None when they were)."""
     lab_cpu_s: float = 0.0
+    first_s: float | None = None
+    """Seconds from the tool's start to the first connection a server accepted (its start-up)."""
+    after_s: float | None = None
+    """Seconds from the last connection a server accepted to the tool's exit (its reports, its exit)."""
     """CPU seconds the servers' process (and the delay relay's, if any) used during the run."""
 
 
@@ -577,7 +582,9 @@ def run_tool(tool: str, lab: Servers, endpoints: Path, work: Path, timeout_s: fl
     lab.zoo.ask("reset")
     argv = command(tool, lab.target, work, endpoints)
     cpu_before = lab.cpu_s()
+    began = time.monotonic()  # CLOCK_MONOTONIC is one clock for every process: the servers' accept times
     wall, code, rss, timed_out = run_child(argv, work, work / "output.log", timeout_s)
+    ended = time.monotonic()
     lab_cpu = lab.cpu_s() - cpu_before
     counts = lab.zoo.ask("counts")
     connections = tuple(int(c) for c in counts["connections"])
@@ -596,7 +603,10 @@ def run_tool(tool: str, lab: Servers, endpoints: Path, work: Path, timeout_s: fl
         error = f"exit {code}: {tail(work / 'output.log', 3)}"
     if error is None and tool.startswith("tlsverify") and code not in (0, 1):
         error = f"exit {code}: {tail(work / 'output.log', 3)}"
-    return Run(tool, wall, code, rss, connections, per_s, accepted, notes, error, lab_cpu)
+    accepts = [t for times in counts["accepts"] for t in times]
+    first = min(accepts) - began if accepts else None
+    after = ended - max(accepts) if accepts else None
+    return Run(tool, wall, code, rss, connections, per_s, accepted, notes, error, lab_cpu, first, after)
 
 
 # --- summary ------------------------------------------------------------------------------------------------
@@ -614,6 +624,13 @@ class Row:
     agree: str
     exits: str
     rounds: int
+    first_s: float | None = None
+    after_s: float | None = None
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
 
 
 def summarise(n: int, runs: dict[str, list[Run]], target: Target) -> tuple[list[Row], list[str]]:
@@ -654,6 +671,8 @@ def summarise(n: int, runs: dict[str, list[Run]], target: Target) -> tuple[list[
                 agree=agree,
                 exits=",".join(sorted({str(r.exit_code) for r in samples})),
                 rounds=len(samples),
+                first_s=_median([r.first_s for r in samples]),
+                after_s=_median([r.after_s for r in samples]),
             )
         )
     return rows, notes
@@ -684,6 +703,8 @@ def disagreement(tool: str, run: Run, reference: Run, target: Target, same: set[
 HEADINGS = (
     "tool",
     "wall s",
+    "to 1st conn s",
+    "after last s",
     "x tlsverify",
     "conns/endpoint mean",
     "max",
@@ -698,6 +719,8 @@ def cells(row: Row) -> tuple[str, ...]:
     return (
         label(row.tool),
         f"{row.wall_s:.2f}",
+        f"{row.first_s:.2f}" if row.first_s is not None else "n/a",
+        f"{row.after_s:.2f}" if row.after_s is not None else "n/a",
         f"{row.ratio:.2f}" if row.ratio is not None else "n/a",
         f"{row.conns_mean:.1f}",
         str(row.conns_max),
@@ -883,6 +906,7 @@ def main(argv: list[str] | None = None) -> int:
                             f"N={n} round {round_no}/{args.rounds} {label(tool)}: {run.wall_s:.2f} s, exit "
                             f"{run.exit_code}, {sum(run.connections)} connections, servers"
                             f"{' and relay' if lab.relay else ''} used {run.lab_cpu_s:.1f} CPU s"
+                            + (f", first connection after {run.first_s:.2f} s" if run.first_s is not None else "")
                             + (f", ERROR {run.error}" if run.error else "")
                         )
                 rows, notes = summarise(n, runs, lab.target)
@@ -894,9 +918,9 @@ def main(argv: list[str] | None = None) -> int:
             for note in notes:
                 print(f"  {note}", flush=True)
         print(
-            "\nwall s, conns/endpoint mean and peak RSS: medians of the rounds; conns/endpoint max and max new "
-            "conns/s per server: highest in any round; suite agreement: last round; connections counted by the "
-            "servers",
+            "\nwall s, to 1st conn s (start-up), after last s (reports and exit), conns/endpoint mean and peak RSS: "
+            "medians of the rounds; conns/endpoint max and max new conns/s per server: highest in any round; suite "
+            "agreement: last round; connections and their times counted by the servers",
             flush=True,
         )
         if args.markdown:
@@ -909,8 +933,9 @@ def main(argv: list[str] | None = None) -> int:
                 if notes:
                     print()
             print(
-                "wall s, conns/endpoint mean and peak RSS: medians of the rounds; max columns: highest in any round; "
-                "suite agreement: last round; connections counted by the servers.",
+                "wall s, to 1st conn s (start-up), after last s (reports and exit), conns/endpoint mean and peak RSS: "
+                "medians of the rounds; max columns: highest in any round; suite agreement: last round; connections "
+                "and their times counted by the servers.",
             )
         return 0
     except KeyboardInterrupt:

@@ -7,9 +7,10 @@ any second, which is also the burst one endpoint's probe can use at full speed. 
 all new connections together, for the client's own network.
 
 The prober is blocking (sslyze), so it runs in a bounded thread pool, never on the event loop. Before each
-connection the prober calls a gate, which waits on the event loop's throttler from its worker thread,
-raises DeadlineExceeded once the endpoint's time is up, and otherwise returns the seconds left, which the
-prober uses as a hard wall-clock limit on that connection. The deadline clock starts when a worker picks
+connection the prober calls a gate, which waits for the limits in that worker thread (each a Throttler,
+stepped by hand or driven by the thread's own small event loop: no round trip to the scan's loop), raises
+DeadlineExceeded once the endpoint's time is up, and otherwise returns the seconds left, which the prober
+uses as a hard wall-clock limit on that connection. The deadline clock starts when a worker picks
 the endpoint up, not when it is queued.
 """
 
@@ -19,11 +20,11 @@ import asyncio
 import functools
 import ipaddress
 import socket
+import threading
 import time
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any
 
 from asyncio_throttle.throttler import Throttler
 
@@ -139,39 +140,30 @@ async def scan(
 ) -> list[ProbeResult]:
     """Probe every endpoint; results come back in the order of `endpoints`, each a value, never an error."""
     loop = asyncio.get_running_loop()
-    overall = _throttler(settings.rate) if settings.rate is not None else None
-    destinations: dict[tuple[str, int], Throttler] = {}
+    overall = Pacer(settings.rate) if settings.rate is not None else None
+    destinations: dict[tuple[str, int], Pacer] = {}
     semaphore = asyncio.Semaphore(settings.concurrency)
     # Two endpoints on one server (same address and port) are probed one after the other: servers such
     # as `openssl s_server` serve one connection at a time and stall when a second one arrives.
     server_locks: dict[tuple[str, int], asyncio.Lock] = {}
 
-    def ticker(destination: tuple[str, int]) -> Callable[[], Coroutine[Any, Any, None]]:
-        throttler = destinations.setdefault(destination, _throttler(settings.rate_per_server))
-
-        async def tick() -> None:
-            await throttler.acquire()
-            if overall is not None:
-                await overall.acquire()
-
-        return tick
+    def pacers(destination: tuple[str, int]) -> tuple[Pacer, ...]:
+        own = destinations.setdefault(destination, Pacer(settings.rate_per_server))
+        return (own,) if overall is None else (own, overall)
 
     pool = ThreadPoolExecutor(max_workers=settings.concurrency, thread_name_prefix="tlsverify-probe")
     try:
 
-        def work(
-            endpoint: Endpoint, tick: Callable[[], Coroutine[Any, Any, None]], started: list[float]
-        ) -> ProbeResult:
+        def work(endpoint: Endpoint, limits: tuple[Pacer, ...], started: list[float]) -> ProbeResult:
             started.append(time.monotonic())
-            gate = _gate(loop, tick, started[0], settings.deadline_s)
-            return prober.probe(endpoint, policy, gate)
+            return prober.probe(endpoint, policy, _gate(limits, started[0], settings.deadline_s))
 
         async def one(endpoint: Endpoint) -> ProbeResult:
             address, resolved = await _server_address(loop, endpoint, settings.deadline_s, pool)
             key = (address, endpoint.port)
             # Behind a proxy every connection is one to the proxy: it is the destination to be polite to.
             proxy = endpoint.proxy
-            tick = ticker((proxy.host.lower(), proxy.port) if proxy is not None else key)
+            limits = pacers((proxy.host.lower(), proxy.port) if proxy is not None else key)
             dialled = replace(endpoint, ip=resolved) if resolved else endpoint
             lock = server_locks.setdefault(key, asyncio.Lock())
             async with lock, semaphore:
@@ -180,7 +172,7 @@ async def scan(
                     # The prober keeps its own deadline; this outer bound only catches a prober that does not.
                     # Its clock starts when a worker takes the endpoint, not while it waits for one.
                     worker_started: list[float] = []
-                    future = loop.run_in_executor(pool, work, dialled, tick, worker_started)
+                    future = loop.run_in_executor(pool, work, dialled, limits, worker_started)
                     result = await _bounded(future, worker_started, 2 * settings.deadline_s + 30)
                 except TimeoutError:
                     result = _failed(
@@ -222,24 +214,79 @@ def _failed(endpoint: Endpoint, status: EndpointStatus, reason: str, started: fl
     return ProbeResult(endpoint.id, status, reason, duration_s=round(time.monotonic() - started, 3))
 
 
-def _gate(
-    loop: asyncio.AbstractEventLoop,
-    tick: Callable[[], Coroutine[Any, Any, None]],
-    started: float,
-    deadline_s: float,
-) -> Gate:
+def _gate(limits: Sequence[Pacer], started: float, deadline_s: float) -> Gate:
     def gate() -> float:
-        remaining = deadline_s - (time.monotonic() - started)
-        if remaining <= 0:
-            raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
-        future = asyncio.run_coroutine_threadsafe(tick(), loop)
-        try:
-            future.result(timeout=remaining)
-        except TimeoutError:
-            future.cancel()
-            raise DeadlineExceeded(
-                f"endpoint deadline of {deadline_s:g} s exceeded waiting for the rate limit"
-            ) from None
+        for pacer in limits:
+            remaining = deadline_s - (time.monotonic() - started)
+            if remaining <= 0:
+                raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
+            if not pacer.wait(remaining):
+                raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded waiting for the rate limit")
         return max(0.001, deadline_s - (time.monotonic() - started))
 
     return gate
+
+
+class Pacer:
+    """One rate limit (a destination's, or all connections'): an asyncio-throttle Throttler, acquired by the
+    worker thread about to connect, on that thread's own event loop, one thread at a time. Acquiring it on
+    the scan's loop instead cost a round trip between threads for every connection: 0.4 s of 3.2 s for
+    200 loopback servers, measured."""
+
+    def __init__(self, rate: float) -> None:
+        self._throttler = _throttler(rate)
+        self._lock = threading.Lock()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Wait for the limit to allow one more connection, at most `timeout_s`; False if it did not."""
+        until = time.monotonic() + timeout_s
+        if not self._lock.acquire(timeout=timeout_s):
+            return False
+        try:
+            if self._room_now():
+                return True
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            _thread_loop().run_until_complete(asyncio.wait_for(self._throttler.acquire(), left))
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._lock.release()
+
+    def _room_now(self) -> bool:
+        """Acquire at once if the window has room: the Throttler's coroutine, stepped by hand, completes
+        without awaiting anything then (no event loop, no system call: under 64 busy threads every call that
+        lets go of the GIL costs a wait to get it back). It awaits only to sleep, which needs a loop: False."""
+        step = self._throttler.acquire()
+        try:
+            step.send(None)
+        except StopIteration:
+            return True
+        except RuntimeError:  # asyncio.sleep found no running loop: the window is full
+            return False
+        finally:
+            step.close()
+        return False  # it awaited something else: wait on the loop as usual
+
+
+class _ThreadLoop:
+    """An event loop of one worker thread's own, closed when that thread ends."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
+_threads = threading.local()
+
+
+def _thread_loop() -> asyncio.AbstractEventLoop:
+    holder = getattr(_threads, "holder", None)
+    if holder is None:
+        holder = _threads.holder = _ThreadLoop()
+    assert isinstance(holder, _ThreadLoop)
+    return holder.loop
