@@ -18,8 +18,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from croniter import croniter
-
 ALIASES = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -116,6 +114,8 @@ def parse_cron(text: str) -> Schedule:
     values = [frozenset({0})] * (6 - len(words)) + [found for _, found in parsed]
     schedule = Schedule(text.strip(), tuple(normal for normal, _ in parsed), *values)
     _check_days(schedule)
+    from croniter import croniter  # 10 ms: imported when a schedule is read, not at every start
+
     if not croniter.is_valid(schedule.expression, second_at_beginning=schedule.has_seconds):
         raise ScheduleError(f"{text!r}: croniter cannot use {schedule.expression!r}")
     return schedule
@@ -204,6 +204,8 @@ def next_fire(schedule: Schedule, after: datetime, since: datetime | None = None
     before `after` was watched, and nothing is skipped. (Vixie cron started between the two passes runs a
     fixed-time job neither time that night; this runs it once.) The hour the clocks go forward is croniter's: a
     fixed time in it (02:30) fires at 03:00, when the clocks have jumped, which is when Vixie cron runs it too."""
+    from croniter import croniter
+
     times = croniter(schedule.expression, after, second_at_beginning=schedule.has_seconds)
     while True:
         found: datetime = times.get_next(datetime)
@@ -227,6 +229,8 @@ def missed_fires(
     """The fire times after `fired` up to and including `until`, at most `limit`: those a run that started at
     `fired` and ended at `until` overran (or a sleep past its time slept through). A fixed time's second pass
     when the clocks go back is not one of them if its first pass came after `since` (default: `fired`)."""
+    from croniter import croniter
+
     times = croniter(schedule.expression, fired, second_at_beginning=schedule.has_seconds)
     missed: list[datetime] = []
     while len(missed) < limit:
