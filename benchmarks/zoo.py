@@ -1,7 +1,7 @@
 """The benchmarks' zoo of real TLS servers (five OpenSSL configurations, plus gnutls-serv 3DES where it can run),
 and a server process that holds it for a harness in another process.
 
-As a module: `ZOO` and `start_zoo(lab, count)` (bench_probe.py runs the zoo in its own process).
+As a module: `ZOO` and `start_zoo(lab, count)`.
 As a program it starts the servers, prints one JSON line {"ports", "names", "kinds", "gnutls"} and then
 answers one JSON line per command read from stdin:
 
