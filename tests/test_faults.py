@@ -88,7 +88,7 @@ def test_out_naming_a_file_says_so(one_endpoint: Path, tmp_path: Path, capsys: p
 def test_a_fractional_rate_is_kept_not_rounded_down() -> None:
     from scanner.scan import pacing
 
-    assert pacing(1.9) == (19, 10.0) and pacing(50) == (50, 1.0) and pacing(0.5) == (1, 2.0)
+    assert pacing(1.9) == (1, 1 / 1.9) and pacing(50) == (50, 1.0) and pacing(0.5) == (1, 2.0)
 
 
 # --- 11: a closed pipe ----------------------------------------------------------------------------------

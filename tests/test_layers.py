@@ -170,3 +170,28 @@ print(Scanner.__module__, ScanCommand.TLS_1_2_CIPHER_SUITES.value)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["sslyze.scanner.scanner", "tls_1_2_cipher_suites"]
+
+
+def test_threads_that_complete_the_deferred_sslyze_init_at_once_all_get_its_names() -> None:
+    import subprocess
+    import sys
+
+    code = """
+import threading
+from scanner.probe import defer_sslyze_init
+defer_sslyze_init()
+errors = []
+def worker():
+    try:
+        from sslyze import Scanner, ServerScanRequest
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=worker) for _ in range(8)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+print(errors)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -125,3 +125,37 @@ async def test_endpoints_on_one_server_are_never_probed_at_once(policy: Policy) 
     prober = FakeProber(connections=1, hold=0.02)
     await scan(same, policy, prober, ScanSettings(concurrency=4, rate=1000))
     assert prober.max_in_flight == 1
+
+
+@pytest.mark.asyncio
+async def test_with_a_global_cap_neither_limit_is_exceeded(policy: Policy) -> None:
+    """Both windows are taken together: a slot taken in one while waiting for the other would be dated before
+    its connection, and a server or the whole scan would see more than its limit in some second."""
+    proxy = Proxy("proxy.lab.tlsverify.test", 3128)
+    behind = [endpoint(f"p{i}", 2000 + i, proxy=proxy) for i in range(8)]
+    direct = [endpoint(f"d{i}", 3000 + i) for i in range(8)]
+    prober = FakeProber(connections=3)
+    await scan([*behind, *direct], policy, prober, ScanSettings(concurrency=16, rate=6, rate_per_server=3))
+    proxied = [when for endpoint_id, when in prober.gates if endpoint_id.startswith("p")]
+    assert len(prober.gate_times) == 48
+    assert busiest_second(proxied) <= 3
+    assert busiest_second(prober.gate_times) <= 6
+
+
+@pytest.mark.asyncio
+async def test_a_fractional_rate_is_spread_evenly_not_allowed_as_a_burst(policy: Policy) -> None:
+    prober = FakeProber(connections=5)
+    await scan(ENDPOINTS[:1], policy, prober, ScanSettings(rate_per_server=2.5))
+    assert busiest_second(prober.gate_times) <= 3  # 2.5 a second, evenly: at most 3 in any second, no burst
+    assert max(b - a for a, b in zip(prober.gate_times, prober.gate_times[1:], strict=False)) < 1
+
+
+@pytest.mark.asyncio
+async def test_a_proxy_spelled_two_ways_is_one_destination(policy: Policy) -> None:
+    endpoints = [
+        endpoint("a", 2000, proxy=Proxy("Proxy.Lab.tlsverify.test.", 3128)),
+        endpoint("b", 2001, proxy=Proxy("proxy.lab.tlsverify.test", 3128)),
+    ]
+    prober = FakeProber(connections=3)
+    await scan(endpoints, policy, prober, ScanSettings(concurrency=2, rate_per_server=3))
+    assert busiest_second(prober.gate_times) <= 3

@@ -30,10 +30,10 @@ from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
 from scanner.report import impact_report, policy_text
 from scanner.store import Store
+from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
 if TYPE_CHECKING:
     from scanner.probe.prober import SslyzeProber
-from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
 
 def add_impact_command(commands: SubParsers, scan_options: object) -> None:

@@ -14,7 +14,10 @@ import importlib.util
 import sys
 import threading
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+_running: set[int] = set()
+"""The thread running the deferred `__init__`, while it runs: what it asks of the package meanwhile is not
+there yet (Python then imports a submodule of that name), where any other thread waits for the lock."""
 
 
 def defer_sslyze_init() -> None:
@@ -34,12 +37,16 @@ def complete_sslyze_init() -> None:
     """Run sslyze's deferred `__init__`, if it was deferred and has not run yet."""
     with _lock:
         package = sys.modules.get("sslyze")
-        if package is None or "__getattr__" not in package.__dict__:
+        if package is None or "__getattr__" not in package.__dict__ or _running:
             return
-        del package.__dict__["__getattr__"]
         spec = package.__spec__
         assert spec is not None and spec.loader is not None
-        spec.loader.exec_module(package)
+        _running.add(threading.get_ident())
+        try:
+            spec.loader.exec_module(package)  # the hook stays until this ends: others wait on the lock
+            del package.__dict__["__getattr__"]
+        finally:
+            _running.clear()
 
 
 def _complete_then_get(name: str) -> object:

@@ -1,4 +1,6 @@
-"""One TLS handshake through sslyze's connection machinery, with its exceptions mapped to outcomes.
+"""nassl's OpenSSL hellos: `first_flight` sends the ClientHello OpenSSL builds and reads to the ServerHello
+(the enumeration's OpenSSL pass and the version probes), `handshake` runs a whole handshake through sslyze's
+connection machinery (where only a completed one answers the question); failures mapped to outcomes.
 
 Each call opens one TCP connection, offers the given suites in the given order, reads what the server
 picked and closes the connection before returning, so servers that serve one connection at a time (such as
@@ -209,8 +211,16 @@ def first_flight(
     prepared = _prepare(target, version, client, suites, limit)
     if not isinstance(prepared, _Connection):
         return prepared
-    hello = _client_hello_bytes(prepared.ssl_client)
-    return exchange(replace(target, timeout_s=min(target.timeout_s, limit)), hello, limit, _WIRE_VERSIONS[version])
+    try:
+        hello = _client_hello_bytes(prepared.ssl_client)
+    except _nassl.OpenSSLError as exc:  # OpenSSL could not build a hello (no suite it can offer, say)
+        return Rejected(f"the client cannot build this hello: {_short(str(exc))}", Refusal.OTHER)
+    outcome = exchange(replace(target, timeout_s=min(target.timeout_s, limit)), hello, limit, _WIRE_VERSIONS[version])
+    if isinstance(outcome, Accepted) and version is not TlsVersion.TLSV1_3:
+        offered = set(suites) if suites is not None else set(_names(client))
+        if outcome.code not in offered:  # OpenSSL would abort here ("wrong cipher returned")
+            return Rejected(f"the server picked suite 0x{outcome.code:04X}, which was not offered", Refusal.OTHER)
+    return outcome
 
 
 _WIRE_VERSIONS = {

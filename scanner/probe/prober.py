@@ -59,8 +59,8 @@ class _Run:
     """What the server takes of the client's own hello (longer than OpenSSL's for as many suites)."""
     openssl_hellos: HelloBudget = field(default_factory=HelloBudget)
     refusals: set[Refusal] = field(default_factory=set)
-    """How the TLS 1.2 enumeration's hellos were refused (the legacy client's version probes misreport a
-    reset as "wrong version number", so they do not count)."""
+    """How the TLS 1.2 enumeration's hellos were refused (the version probes' refusals do not count: a
+    server refusing an old version says nothing of how it refuses TLS 1.2)."""
 
     def offer(self, version: TlsVersion, client: Client, suites: Sequence[int] | None, whole: bool = False) -> Outcome:
         """nassl's OpenSSL hello offering `suites` at exactly `version`, read up to the ServerHello (the
