@@ -217,6 +217,15 @@ def without_tls12(report: VerifyAllReport) -> tuple[EndpointFinding, ...]:
     )
 
 
+UNPROBED = frozenset({EndpointStatus.UNREACHABLE, EndpointStatus.DNS_ERROR, EndpointStatus.TIMEOUT})
+"""Statuses that say the network kept the probe from the server: nothing is known of its policy."""
+
+
 def exit_code(report: VerifyAllReport) -> int:
-    """0 when the client connects to every probed endpoint (negotiation and certificate), 1 otherwise."""
-    return 0 if all(f.connects for f in report.findings) else 1
+    """0 when the client connects to every probed endpoint (negotiation and certificate); 1 when one does not
+    for a reason of policy, TLS or certificate (or a tlsverify error); else 3 when some could not be probed
+    at all (unreachable, timeout, DNS): a monitoring job tells a network problem from a policy one."""
+    failing = [f for f in report.findings if not f.connects]
+    if any(f.probe.status not in UNPROBED for f in failing):
+        return 1
+    return 3 if failing else 0

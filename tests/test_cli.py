@@ -191,3 +191,18 @@ def test_ctrl_c_stores_what_finished_and_marks_the_run_incomplete(lab: Lab, tmp_
         assert store.latest() is None  # no complete run
         (stored,) = store.runs()
         assert stored.complete is False
+
+
+def test_version_names_tlsverify_and_its_probe(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    assert main(["--version"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"tlsverify {version('tlsverify')} (sslyze {version('sslyze')}, nassl {version('nassl')},")
+
+
+def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ([], ["verify-all"]):
+        assert main([*command, "--help"]) == 0
+        out = capsys.readouterr().out
+        assert all(f"\n  {code} " in out for code in ("0", "1", "2", "3", "130")), out

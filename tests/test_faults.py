@@ -712,3 +712,25 @@ def test_the_demo_endpoints_folder_is_owner_only(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+
+
+# --- exit code 3: could not probe ---------------------------------------------------------------------------
+
+
+def test_an_endpoint_that_cannot_be_reached_exits_3_and_a_policy_failure_beside_it_exits_1(
+    lab: Lab, tmp_path: Path
+) -> None:
+    """A monitoring job tells a network problem (3) from a policy problem (1), and 1 wins when both occur."""
+    from scanner.lab.servers import closed_port
+
+    gone = {"id": "gone", "host": "gone.lab.tlsverify.test", "ip": "127.0.0.1", "port": closed_port()}
+    alone = tmp_path / "alone.yaml"
+    write_endpoints([gone], alone, "unreachable")
+    out = ["--policy", POLICY, "--out", str(tmp_path / "out"), "--no-progress"]
+    assert main(["verify-all", "--endpoints", str(alone), *out]) == 3
+    scep = next(s for s in DEMO_SERVERS if s.id == "scep")  # TLS_RSA_* only: fails under the shipped policy
+    server = lab.start(scep.spec)  # type: ignore[arg-type]
+    both = tmp_path / "both.yaml"
+    failing = {"id": "scep", "host": "scep.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}
+    write_endpoints([gone, failing], both, "unreachable and failing")
+    assert main(["verify-all", "--endpoints", str(both), *out]) == 1

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from scanner import findings as analysis
 from scanner.config import load_releases
 from scanner.models import EndpointStatus, Policy, ProbeResult, TlsVersion
@@ -59,6 +61,24 @@ def test_usage_required_and_unused() -> None:
     assert report.unused_selected == ("TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",)
     assert [f.endpoint.id for f in analysis.without_tls12(report)] == ["c-old"]
     assert analysis.exit_code(report) == 1
+
+
+@pytest.mark.parametrize(
+    ("statuses", "code"),
+    [
+        ([EndpointStatus.OK, EndpointStatus.UNREACHABLE], 3),
+        ([EndpointStatus.TIMEOUT, EndpointStatus.DNS_ERROR], 3),
+        ([EndpointStatus.UNREACHABLE, EndpointStatus.NO_COMMON_SUITE], 1),  # 1 wins: a policy problem to fix
+        ([EndpointStatus.TIMEOUT, EndpointStatus.TLS_ERROR], 1),
+        ([EndpointStatus.UNREACHABLE, EndpointStatus.INTERNAL_ERROR], 1),  # a tlsverify bug is no network problem
+    ],
+)
+def test_could_not_probe_is_3_and_a_policy_failure_wins(statuses: list[EndpointStatus], code: int) -> None:
+    results = [
+        ProbeResult(f"e{i}", status, negotiated="TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" if status == "ok" else None)
+        for i, status in enumerate(statuses)
+    ]
+    assert analysis.exit_code(run(results)) == code
 
 
 def test_all_ok_exits_zero() -> None:

@@ -576,7 +576,8 @@ def test_a_foreign_or_damaged_database_fails_at_start(
 
 
 @pytest.mark.parametrize(
-    ("codes", "worst"), [([], 0), ([0, 0], 0), ([0, 1, 0], 1), ([1, 2, 0], 2), ([2, 1], 2), ([0, 5], 5)]
+    ("codes", "worst"),
+    [([], 0), ([0, 0], 0), ([0, 1, 0], 1), ([1, 2, 0], 2), ([2, 1], 2), ([0, 5], 5), ([0, 3], 3), ([3, 1, 3], 1)],
 )
 def test_the_worst_exit_code(codes: list[int], worst: int) -> None:
     assert worst_exit(codes) == worst

@@ -1,7 +1,8 @@
 """The `tlsverify` command line: parse the options, call a pipeline, print, and pick the exit code.
 
 Exit codes: 0 every enabled endpoint is ok, 1 some endpoint is not (or a finding), 2 usage or configuration
-error, 130 interrupted.
+error, 3 some endpoint could not be probed (unreachable, timeout, DNS) and none failed otherwise, 130
+interrupted.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections.abc import Sequence
 
 from scanner.cli import history, impact, policy, schedule, verify
-from scanner.cli.common import ExitCode, add_scan_options, exit_now
+from scanner.cli.common import EXIT_CODES, ExitCode, add_scan_options, exit_now
 from scanner.models import ConfigError
 from scanner.probe import defer_sslyze_init
 from scanner.store import StoreError
@@ -25,7 +26,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tlsverify",
         description="Which external TLS servers can this client still talk to under its cipher policy?",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action=_Version, help="print the versions of tlsverify and its probe, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     verify.add_commands(commands)
     impact.add_impact_command(commands, add_scan_options)
@@ -33,6 +37,27 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_commands(commands)
     schedule.add_commands(commands)
     return parser
+
+
+class _Version(argparse.Action):
+    """--version: the versions are read only when asked for (importlib.metadata is not free at start-up)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        def of(name: str) -> str:
+            try:
+                return version(name)
+            except PackageNotFoundError:
+                return "not installed"
+
+        print(
+            f"tlsverify {of('tlsverify')} (sslyze {of('sslyze')}, nassl {of('nassl')}, Python {sys.version.split()[0]})"
+        )
+        parser.exit()
 
 
 _COMMANDS = {

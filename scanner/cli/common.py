@@ -32,6 +32,8 @@ class ExitCode(IntEnum):
     """Something breaks, needs a Disabled suite, or differs (policy check --strict: warnings)."""
     USAGE = 2
     """A usage or configuration error: the message names the file, line, column and field."""
+    UNPROBED = 3
+    """Some endpoint could not be probed (unreachable, timeout, DNS) and none failed otherwise (1 wins)."""
     INTERRUPTED = 130
     """Ctrl-C: what finished is kept."""
 
@@ -77,6 +79,15 @@ def _file(value: str, example: str) -> Path:
             f"{value!r} is not a file name: it is a folder or no name at all; name a file, e.g. {example}"
         )
     return path
+
+
+EXIT_CODES = """exit codes:
+  0    every endpoint connects under the policy (negotiation and certificate)
+  1    some endpoint does not, for a reason of policy, TLS or certificate (1 wins over 3)
+  2    a usage or configuration error: the message names the file, line and field
+  3    some endpoint could not be probed at all (unreachable, timeout, DNS)
+  130  interrupted: what finished is stored"""
+"""What every command may exit with, for the end of `--help`."""
 
 
 def database_path(value: str) -> Path:

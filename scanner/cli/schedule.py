@@ -143,9 +143,10 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def worst_exit(codes: Iterable[int]) -> int:
-    """The worst of the runs' exit codes: 2 (or any other failure) before 1 before 0; 0 with no runs."""
-    rank: dict[int, int] = {ExitCode.OK: 0, ExitCode.FINDINGS: 1}
-    return max(codes, key=lambda code: rank.get(code, 2), default=ExitCode.OK)
+    """The worst of the runs' exit codes: 2 (or any other failure) before 1 before 3 before 0; 0 with no
+    runs."""
+    rank: dict[int, int] = {ExitCode.OK: 0, ExitCode.UNPROBED: 1, ExitCode.FINDINGS: 2}
+    return max(codes, key=lambda code: rank.get(code, 3), default=ExitCode.OK)
 
 
 def stopped_line(run: int, signal_name: str) -> str:

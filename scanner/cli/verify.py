@@ -8,6 +8,7 @@ from pathlib import Path
 
 from scanner import findings
 from scanner.cli.common import (
+    EXIT_CODES,
     ExitCode,
     SubParsers,
     add_scan_options,
@@ -29,7 +30,12 @@ from scanner.verify import CheckedPolicy, Outputs, check_policy, rewrite_reports
 
 
 def add_commands(commands: SubParsers) -> None:
-    verify = commands.add_parser("verify-all", help="probe every endpoint and cross-reference the policy")
+    verify = commands.add_parser(
+        "verify-all",
+        help="probe every endpoint and cross-reference the policy",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
     add_scan_options(demo, with_inputs=False)
