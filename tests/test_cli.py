@@ -132,7 +132,7 @@ def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
         timeout=300,
         check=False,
     )
-    assert done.returncode == 1, done.stderr  # the lab has failing endpoints on purpose
+    assert done.returncode == 0, done.stderr  # the lab fails the policy on purpose; the demo itself worked
     assert "Reports: reports/verify-all.html" in done.stdout
     doc = json.loads((tmp_path / "reports" / "verify-all.json").read_text())
     without_gnutls = sum(1 for s in DEMO_SERVERS if s.gnutls_priority) if unavailable_reason() else 0

@@ -485,3 +485,14 @@ def test_a_comment_written_after_a_dropped_suite_is_kept(tmp_path: Path) -> None
     new = tmp_path / "new.yaml"
     assert main(["policy", "upgrade", str(old), "--to", "10.3.0.0", "--output", str(new)]) == 0
     assert "# --- below: the fallback for old servers" in new.read_text()
+
+
+def test_counts_are_singular_where_one() -> None:
+    from scanner.models import Problem, Severity
+    from scanner.report.policy_text import problems
+
+    one_each = [
+        Problem("p.yaml", 1, 1, "x", "wrong", severity=Severity.ERROR),
+        Problem("p.yaml", 2, 1, "y", "odd", severity=Severity.WARNING),
+    ]
+    assert problems(one_each, None).splitlines()[-1] == "1 error, 1 warning"

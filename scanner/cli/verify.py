@@ -103,9 +103,9 @@ def demo_command(args: argparse.Namespace) -> int:
         for line in skipped:
             print(f"  left out {line}")
         endpoints = load_endpoints(endpoints_path)
-        code = run_verify_all(args, endpoints, checked, endpoints_path)
+        run_verify_all(args, endpoints, checked, endpoints_path)  # exits 130 itself when interrupted
     print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
-    return code
+    return ExitCode.OK  # the demo worked: its lab fails the policy on purpose, which is no failure of the demo
 
 
 def report_command(args: argparse.Namespace) -> int:

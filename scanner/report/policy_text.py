@@ -43,15 +43,20 @@ def show(policy: Policy, releases: Releases, source: str) -> str:
     return "\n".join(lines)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def problems(found: Sequence[Problem], profile: str | None) -> str:
     """Every problem, one a line, then the count (and the profile's verdict)."""
     errors = sum(1 for p in found if p.severity is Severity.ERROR)
     warnings = len(found) - errors
     lines = [str(p) for p in found]
-    lines.append(f"{errors} errors, {warnings} warnings")
+    lines.append(f"{_count(errors, 'error')}, {_count(warnings, 'warning')}")
     if profile is not None:
         failing = sum(1 for p in found if p.message.startswith(f"{profile}:"))
-        lines.append(f"{profile}: {'compliant' if not failing else f'NOT compliant ({failing} findings)'}")
+        verdict = f"NOT compliant ({_count(failing, 'finding')})" if failing else "compliant"
+        lines.append(f"{profile}: {verdict}")
     return "\n".join(lines)
 
 
