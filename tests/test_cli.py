@@ -206,3 +206,22 @@ def test_help_lists_the_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
         assert main([*command, "--help"]) == 0
         out = capsys.readouterr().out
         assert all(f"\n  {code} " in out for code in ("0", "1", "2", "3", "130")), out
+
+
+def test_every_argument_of_every_command_has_help_text() -> None:
+    import argparse
+
+    from scanner.cli import build_parser
+
+    missing: list[str] = []
+
+    def walk(parser: argparse.ArgumentParser, path: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, f"{path} {name}")
+            elif not action.help:
+                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(build_parser(), "tlsverify")
+    assert missing == []

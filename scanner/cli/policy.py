@@ -35,13 +35,15 @@ def add_commands(commands: SubParsers) -> None:
     show.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="default: policy.yaml")
 
     check = parser("check", "every problem of a policy file at once, each with its place in the file")
-    check.add_argument("file", type=Path)
+    check.add_argument("file", type=Path, help="the policy file to check (e.g. policy.yaml)")
     check.add_argument("--profile", choices=rules.PROFILES, help="also check a compliance profile")
     check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
     upgrade = parser("upgrade", "what an upgrade does to a policy: protocols reset, removed suites dropped")
-    upgrade.add_argument("file", type=Path)
-    upgrade.add_argument("--to", required=True, metavar="RELEASE")
+    upgrade.add_argument("file", type=Path, help="the policy file to upgrade (e.g. policy.yaml)")
+    upgrade.add_argument(
+        "--to", required=True, metavar="RELEASE", help="the release to upgrade to (see `tlsverify policy releases`)"
+    )
     _output_options(upgrade, in_place=True)
 
     reset = parser("reset-to-default", "the Reset to Default lists of a release")
@@ -49,11 +51,11 @@ def add_commands(commands: SubParsers) -> None:
     _output_options(reset, in_place=False)
 
     diff = parser("diff", "suites added, removed, moved between lists and reordered from A to B")
-    diff.add_argument("a", type=Path)
-    diff.add_argument("b", type=Path)
+    diff.add_argument("a", type=Path, help="the policy file before (e.g. policy.yaml)")
+    diff.add_argument("b", type=Path, help="the policy file after (e.g. proposed.yaml)")
 
     apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
-    apply.add_argument("file", type=Path)
+    apply.add_argument("file", type=Path, help="the policy file applied on the MDM server (e.g. policy.yaml)")
     apply.add_argument(
         "--db",
         type=database_path,
