@@ -90,6 +90,16 @@ def loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket, "gethostbyaddr", _guarded_gethostbyaddr)
 
 
+@pytest.fixture(autouse=True)
+def history_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where a command's history goes when a test names none: $TLSVERIFY_DB, in the test's own folder (the
+    default, reports/tlsverify.sqlite in the current folder, would be the repository's). Tests of the
+    default itself take the variable away."""
+    path = tmp_path / "out" / "tlsverify.sqlite"
+    monkeypatch.setenv("TLSVERIFY_DB", str(path))
+    return path
+
+
 @pytest.fixture(scope="module")
 def lab() -> Iterator[Lab]:
     with Lab() as running:

@@ -225,3 +225,51 @@ def test_every_argument_of_every_command_has_help_text() -> None:
 
     walk(build_parser(), "tlsverify")
     assert missing == []
+
+
+# --- one home for the history, whatever --out says -----------------------------------------------------------
+
+
+@pytest.fixture
+def site(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with one loopback endpoint and the shipped policy, as the working directory; no $TLSVERIFY_DB."""
+    server = lab.start(DEMO_SERVERS[0].spec)  # type: ignore[arg-type]
+    entry = {"id": "apns", "host": "apns.lab.tlsverify.test", "ip": "127.0.0.1", "port": server.port}
+    write_endpoints([entry], tmp_path / "endpoints.yaml", "db", lab.certificates.ca_bundle())
+    shutil.copy(ROOT / "policy.yaml", tmp_path / "policy.yaml")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TLSVERIFY_DB")
+    return tmp_path
+
+
+def test_the_history_stays_in_reports_whatever_out_says(site: Path) -> None:
+    assert main(["verify-all", "--out", "night", "--no-progress"]) == 0
+    assert (site / "reports" / "tlsverify.sqlite").is_file()
+    assert not (site / "night" / "tlsverify.sqlite").exists()
+    assert main(["report", "--run", "1", "--out", "again"]) == 0  # the run is found: one home, not OUT
+    assert (site / "again" / "verify-all.json").is_file() and not (site / "again" / "tlsverify.sqlite").exists()
+    assert main(["history"]) == 0
+
+
+def test_tlsverify_db_names_the_history_and_db_wins_over_it(
+    site: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TLSVERIFY_DB", str(site / "var" / "history.sqlite"))
+    assert main(["verify-all", "--no-progress"]) == 0
+    assert (site / "var" / "history.sqlite").is_file() and not (site / "reports" / "tlsverify.sqlite").exists()
+    assert main(["verify-all", "--no-progress", "--db", "other.sqlite"]) == 0
+    assert (site / "other.sqlite").is_file()
+    capsys.readouterr()
+    monkeypatch.setenv("TLSVERIFY_DB", str(site))  # a folder
+    assert main(["history"]) == 2
+    assert "$TLSVERIFY_DB: " in capsys.readouterr().err
+
+
+def test_read_only_commands_create_nothing(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TLSVERIFY_DB", str(site / "nowhere" / "history.sqlite"))
+    before = sorted(p.name for p in site.iterdir())
+    assert main(["history"]) == 2
+    assert main(["report", "--out", "reports"]) == 2
+    assert main(["diff", "1", "2"]) == 2
+    assert main(["policy", "advise"]) == 2
+    assert sorted(p.name for p in site.iterdir()) == before

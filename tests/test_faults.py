@@ -143,14 +143,14 @@ def test_sigterm_stores_what_finished(lab: Lab, tmp_path: Path) -> None:
 
 def test_report_folders_are_owner_only_whatever_the_umask(one_endpoint: Path, tmp_path: Path) -> None:
     out = tmp_path / "new" / "reports"
-    done = tlsverify(
-        "verify-all", "--endpoints", str(one_endpoint), "--policy", POLICY, "--out", str(out), "--no-progress", umask=0
-    )
+    db = tmp_path / "history" / "tlsverify.sqlite"
+    common = ("--policy", POLICY, "--out", str(out), "--db", str(db), "--no-progress")
+    done = tlsverify("verify-all", "--endpoints", str(one_endpoint), *common, umask=0)
     assert done.returncode in (0, 1), done.stderr
-    for folder in (out, out.parent):
+    for folder in (out, out.parent, db.parent):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    for name in ("verify-all.html", "verify-all.json", "tlsverify.sqlite"):
-        assert stat.S_IMODE((out / name).stat().st_mode) == 0o600, name
+    for path in (out / "verify-all.html", out / "verify-all.json", db):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
 
 
 # --- 14: a link planted where a temporary file would go ---------------------------------------------------

@@ -461,6 +461,7 @@ def here(lab: Lab, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     )
     shutil.copy(POLICY, tmp_path / "policy.yaml")
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TLSVERIFY_DB")  # the default database: reports/tlsverify.sqlite in this folder
     return tmp_path
 
 
@@ -487,6 +488,15 @@ def test_print_systemd_for_these_paths_and_options(here: Path, capsys: pytest.Ca
             check=False,
         )
         assert (checked.returncode, checked.stdout + checked.stderr) == (0, "")
+
+
+def test_print_names_the_database_that_tlsverify_db_names(
+    here: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A service or cron job does not run with this shell's environment: the database it names is written out."""
+    monkeypatch.setenv("TLSVERIFY_DB", "/var/lib/tlsverify/history.sqlite")
+    assert main(["schedule", "print", "--crontab", "--cron", "0 2 * * *"]) == 0
+    assert capsys.readouterr().out.rstrip().endswith("verify-all --db /var/lib/tlsverify/history.sqlite")
 
 
 def test_print_crontab(here: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -541,9 +551,10 @@ def test_option_values_are_written_back_as_given() -> None:
     assert option_word(Path("a b/c")) == "a b/c"
 
 
-def test_unknown_options_are_left_out_not_copied() -> None:
+def test_unknown_options_are_left_out_not_copied(monkeypatch: pytest.MonkeyPatch) -> None:
     import argparse
 
+    monkeypatch.delenv("TLSVERIFY_DB")
     args = argparse.Namespace(only=["a", "b"], exhaustive=True, notify=["secret"], something_new="x")
     words, left_out = verify_all_words(args)
     assert words == ["--only", "a", "--only", "b", "--exhaustive"]

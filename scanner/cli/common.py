@@ -90,6 +90,35 @@ EXIT_CODES = """exit codes:
 """What every command may exit with, for the end of `--help`."""
 
 
+DEFAULT_DB = Path("reports") / "tlsverify.sqlite"
+DB_ENV = "TLSVERIFY_DB"
+
+
+def add_db_option(parser: argparse.ArgumentParser) -> None:
+    """The one `--db` every command has: the history lives in one place, whatever `--out` says."""
+    parser.add_argument(
+        "--db",
+        type=database_path,
+        default=None,
+        metavar="FILE",
+        help=f"SQLite history (default: ${DB_ENV}, else {DEFAULT_DB} in the current folder; never follows --out)",
+    )
+
+
+def database(args: argparse.Namespace) -> Path:
+    """The history database: --db, else $TLSVERIFY_DB, else reports/tlsverify.sqlite."""
+    given = getattr(args, "db", None)
+    if given is not None:
+        return Path(given)
+    named = os.environ.get(DB_ENV)
+    if named is None:
+        return DEFAULT_DB
+    try:
+        return database_path(named)
+    except argparse.ArgumentTypeError as exc:
+        raise UsageError(f"${DB_ENV}: {exc}") from None
+
+
 def database_path(value: str) -> Path:
     """A file for the SQLite history."""
     return _file(value, "reports/tlsverify.sqlite")
@@ -154,7 +183,7 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
         )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
     parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
-    parser.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
+    add_db_option(parser)
     parser.add_argument(
         "--concurrency",
         type=bounded_int(1024),
@@ -325,7 +354,7 @@ def probe_settings(args: argparse.Namespace) -> ProbeSettings:
 
 
 def outputs(args: argparse.Namespace) -> Outputs:
-    return Outputs(out=args.out, db=args.db)
+    return Outputs(out=args.out, db=database(args))
 
 
 def progress_line(args: argparse.Namespace) -> Progress | None:

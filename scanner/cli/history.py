@@ -6,21 +6,12 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from scanner import drift
-from scanner.cli.common import ExitCode, SubParsers, bounded_int, database_path, positive_int
+from scanner.cli.common import ExitCode, SubParsers, add_db_option, bounded_int, database, positive_int
 from scanner.report.text import change_line
 from scanner.store import Store
 from scanner.verify import UsageError
-
-_DEFAULT_DB = Path("reports/tlsverify.sqlite")
-
-
-def _db_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--db", type=database_path, default=_DEFAULT_DB, help=f"SQLite history (default: {_DEFAULT_DB})"
-    )
 
 
 def add_commands(commands: SubParsers) -> None:
@@ -32,7 +23,7 @@ def add_commands(commands: SubParsers) -> None:
         "only.",
     )
     history.add_argument("--limit", type=bounded_int(100_000), default=30, help="newest runs shown (default: 30)")
-    _db_option(history)
+    add_db_option(history)
     diff = commands.add_parser(
         "diff",
         help="what changed between two stored runs (exit 1 when something did)",
@@ -42,11 +33,11 @@ def add_commands(commands: SubParsers) -> None:
     )
     diff.add_argument("run_a", type=positive_int, metavar="RUN_A", help="the earlier run's id (see `history`)")
     diff.add_argument("run_b", type=positive_int, metavar="RUN_B", help="the later run's id")
-    _db_option(diff)
+    add_db_option(diff)
     usage = commands.add_parser("usage", help="the usage collection period behind the asterisks")
     actions = usage.add_subparsers(dest="usage_action", required=True, metavar="ACTION")
     reset = actions.add_parser("reset", help="start a new usage collection period now (nothing is deleted)")
-    _db_option(reset)
+    add_db_option(reset)
     prune = commands.add_parser(
         "prune",
         help="delete the runs older than some days",
@@ -56,14 +47,14 @@ def add_commands(commands: SubParsers) -> None:
     prune.add_argument(
         "--older-than", type=bounded_int(100_000), required=True, metavar="DAYS", help="delete runs older than DAYS"
     )
-    _db_option(prune)
+    add_db_option(prune)
 
 
 def history_command(args: argparse.Namespace) -> int:
-    with Store(args.db, read_only=True) as store:
+    with Store(database(args), read_only=True) as store:
         points = store.history(limit=args.limit)
     if not points:
-        print(f"{args.db}: no runs stored")
+        print(f"{database(args)}: no runs stored")
         return ExitCode.OK
     print(f"{'run':>5}  {'time (UTC)':<16}  {'release':<10}  {'connect':>7}  {'fail':>4}  changes")
     for p in points:
@@ -75,11 +66,11 @@ def history_command(args: argparse.Namespace) -> int:
 
 
 def diff_command(args: argparse.Namespace) -> int:
-    with Store(args.db, read_only=True) as store:
+    with Store(database(args), read_only=True) as store:
         runs = [store.run(args.run_a), store.run(args.run_b)]
     missing = [str(i) for i, run in zip((args.run_a, args.run_b), runs, strict=True) if run is None]
     if missing:
-        raise UsageError(f"{args.db}: no run {', '.join(missing)} stored; see `tlsverify history`")
+        raise UsageError(f"{database(args)}: no run {', '.join(missing)} stored; see `tlsverify history`")
     a, b = runs
     assert a is not None and b is not None
     changes = drift.compare(a.report, b.report, a.id).changes
@@ -105,7 +96,7 @@ def diff_command(args: argparse.Namespace) -> int:
 
 def usage_command(args: argparse.Namespace) -> int:
     now = datetime.now(UTC)  # to the microsecond: a run stored in this same second came before the reset
-    with Store(args.db, create=False) as store:
+    with Store(database(args), create=False) as store:
         store.reset_usage(now)
     print(f"A new usage collection period starts now ({now:%Y-%m-%d %H:%M:%S} UTC): the asterisks count from here.")
     return ExitCode.OK
@@ -113,7 +104,7 @@ def usage_command(args: argparse.Namespace) -> int:
 
 def prune_command(args: argparse.Namespace) -> int:
     cutoff = datetime.now(UTC) - timedelta(days=args.older_than)
-    with Store(args.db, create=False) as store:
+    with Store(database(args), create=False) as store:
         deleted = store.prune(cutoff)
     runs = "run" if deleted == 1 else "runs"
     print(f"Deleted {deleted} {runs} older than {args.older_than} days (before {cutoff:%Y-%m-%d %H:%M} UTC).")

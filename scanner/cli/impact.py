@@ -15,8 +15,9 @@ from scanner import policy as rules
 from scanner.cli.common import (
     ExitCode,
     SubParsers,
+    add_db_option,
     add_releases_option,
-    database_path,
+    database,
     exit_now,
     output_file,
     outputs,
@@ -67,12 +68,7 @@ def add_advise_command(sub: SubParsers) -> None:
     text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
     parser = sub.add_parser("advise", help=text, description=text)
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
-    parser.add_argument(
-        "--db",
-        type=database_path,
-        default=Path("reports") / "tlsverify.sqlite",
-        help="default: reports/tlsverify.sqlite",
-    )
+    add_db_option(parser)
     parser.add_argument(
         "--drop",
         action="append",
@@ -218,7 +214,7 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
     current = load_policy(args.policy, releases)
-    stored = _latest_scan(args.db, rescan_hint=False)
+    stored = _latest_scan(database(args), rescan_hint=False)
     scanned, scan_time = stored.scanned, stored.time
     for note in stored.notes:
         print(f"tlsverify: {note}", file=sys.stderr)

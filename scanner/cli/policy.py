@@ -14,7 +14,7 @@ from pathlib import Path
 
 from scanner import policy as rules
 from scanner.cli import impact
-from scanner.cli.common import ExitCode, SubParsers, add_releases_option, database_path, output_file
+from scanner.cli.common import ExitCode, SubParsers, add_db_option, add_releases_option, database, output_file
 from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
 from scanner.files import write_atomically
 from scanner.report import policy_text
@@ -56,12 +56,7 @@ def add_commands(commands: SubParsers) -> None:
 
     apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
     apply.add_argument("file", type=Path, help="the policy file applied on the MDM server (e.g. policy.yaml)")
-    apply.add_argument(
-        "--db",
-        type=database_path,
-        default=Path("reports") / "tlsverify.sqlite",
-        help="default: reports/tlsverify.sqlite",
-    )
+    add_db_option(apply)
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
     parser("clients", "the TLS clients a policy can be for (`client:`), and where their data came from")
@@ -142,9 +137,11 @@ def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
         return ExitCode.USAGE
     policy = load_policy(args.file, releases)
     now = datetime.now(UTC).replace(microsecond=0)
-    with Store(args.db) as store:
+    with Store(database(args)) as store:
         applied = store.apply_policy(policy, str(args.file), now)
-    print(f"Applied {args.file} (release {policy.release}) as policy {applied} in {args.db} at {now.isoformat()}.")
+    print(
+        f"Applied {args.file} (release {policy.release}) as policy {applied} in {database(args)} at {now.isoformat()}."
+    )
     print("A new usage collection period starts now: asterisks count from this moment.")
     return ExitCode.OK
 

@@ -31,7 +31,16 @@ from types import FrameType
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from scanner import notify
-from scanner.cli.common import ExitCode, SubParsers, add_scan_options, notifications, outputs, positive_int
+from scanner.cli.common import (
+    DB_ENV,
+    ExitCode,
+    SubParsers,
+    add_scan_options,
+    database,
+    notifications,
+    outputs,
+    positive_int,
+)
 from scanner.cli.verify import verify_all_command
 from scanner.config import load_endpoints, load_releases
 from scanner.files import private_folders
@@ -364,6 +373,8 @@ def verify_all_words(args: argparse.Namespace) -> tuple[list[str], list[str]]:
         else:
             for item in value if isinstance(value, list) else [value]:
                 words += [flag, option_word(item)]
+    if getattr(args, "db", None) is None and os.environ.get(DB_ENV):  # service and cron lack this environment
+        words += ["--db", option_word(database(args))]
     return words, left_out
 
 

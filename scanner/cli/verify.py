@@ -11,8 +11,8 @@ from scanner.cli.common import (
     EXIT_CODES,
     ExitCode,
     SubParsers,
+    add_db_option,
     add_scan_options,
-    database_path,
     exit_now,
     folder_path,
     notifications,
@@ -26,7 +26,7 @@ from scanner.cli.common import (
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.models import Endpoint
 from scanner.report import text
-from scanner.verify import CheckedPolicy, Outputs, check_policy, rewrite_reports, select_endpoints, verify_all
+from scanner.verify import CheckedPolicy, check_policy, rewrite_reports, select_endpoints, verify_all
 
 
 def add_commands(commands: SubParsers) -> None:
@@ -44,7 +44,7 @@ def add_commands(commands: SubParsers) -> None:
     )
     report.add_argument("--run", type=positive_int, default=None, help="run id (default: the latest complete one)")
     report.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
-    report.add_argument("--db", type=database_path, default=None, help="SQLite history (default: OUT/tlsverify.sqlite)")
+    add_db_option(report)
 
 
 def checked_policy(args: argparse.Namespace) -> CheckedPolicy:
@@ -109,7 +109,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    where = Outputs(out=args.out, db=args.db)
+    where = outputs(args)
     stored = rewrite_reports(where, args.run)
     print(f"Reports of run {stored.id} ({stored.generated_at}) written again: {where.html}  {where.json}")
     return ExitCode.OK
