@@ -122,8 +122,8 @@ def test_bad_options_exit_2(tmp_path: Path) -> None:
     assert main(["no-such-command"]) == 2
 
 
-def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
-    shutil.copy(ROOT / "policy.yaml", tmp_path / "policy.yaml")
+def test_demo_from_an_empty_folder(tmp_path: Path) -> None:
+    """No file needed: without a policy.yaml the demo uses the newest release's Reset to Default lists."""
     done = subprocess.run(
         [sys.executable, "-m", "scanner", "demo"],
         cwd=tmp_path,
@@ -134,6 +134,8 @@ def test_demo_from_a_fresh_directory(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr  # the lab fails the policy on purpose; the demo itself worked
     assert "Reports: reports/verify-all.html" in done.stdout
+    assert "No policy.yaml here: the demo uses release 12.0.0.0's Reset to Default lists" in done.stdout
+    assert main(["policy", "check", str(tmp_path / "reports" / "demo-policy.yaml")]) == 0
     doc = json.loads((tmp_path / "reports" / "verify-all.json").read_text())
     without_gnutls = sum(1 for s in DEMO_SERVERS if s.gnutls_priority) if unavailable_reason() else 0
     assert len(doc["endpoints"]) == len(DEMO_SERVERS) - without_gnutls
@@ -273,3 +275,28 @@ def test_read_only_commands_create_nothing(site: Path, monkeypatch: pytest.Monke
     assert main(["diff", "1", "2"]) == 2
     assert main(["policy", "advise"]) == 2
     assert sorted(p.name for p in site.iterdir()) == before
+
+
+def test_init_writes_a_site_s_two_files_and_never_overwrites(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from scanner.config import load_endpoints
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    assert "Next: replace the example.com hosts" in capsys.readouterr().out
+    assert main(["policy", "check", "policy.yaml"]) == 0
+    assert len(load_endpoints(tmp_path / "endpoints.yaml")) >= 10  # every server kind of the vendor's list
+    (tmp_path / "policy.yaml").write_text("mine\n")
+    assert main(["init"]) == 2
+    assert "endpoints.yaml exists" in capsys.readouterr().err  # the first file found in the way
+    assert (tmp_path / "policy.yaml").read_text() == "mine\n"
+    assert main(["init", "site"]) == 0
+    assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["endpoints.yaml", "policy.yaml"]
+
+
+def test_the_starter_endpoints_file_is_the_shipped_one() -> None:
+    from importlib import resources
+
+    starter = resources.files("scanner").joinpath("data/endpoints.yaml").read_text(encoding="utf-8")
+    assert starter == (ROOT / "endpoints.yaml").read_text(encoding="utf-8"), "copy endpoints.yaml to scanner/data/"

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from scanner.cli import history, impact, policy, schedule, verify
+from scanner.cli import history, impact, init, policy, schedule, verify
 from scanner.cli.common import EXIT_CODES, ExitCode, add_scan_options, exit_now
 from scanner.models import ConfigError
 from scanner.probe import defer_sslyze_init
@@ -31,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action=_Version, help="print the versions of tlsverify and its probe, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    init.add_command(commands)
     verify.add_commands(commands)
     impact.add_impact_command(commands, add_scan_options)
     policy.add_commands(commands)
@@ -61,6 +62,7 @@ class _Version(argparse.Action):
 
 
 _COMMANDS = {
+    "init": init.run,
     "verify-all": verify.verify_all_command,
     "demo": verify.demo_command,
     "report": verify.report_command,

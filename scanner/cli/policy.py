@@ -17,6 +17,8 @@ from scanner.cli import impact
 from scanner.cli.common import ExitCode, SubParsers, add_db_option, add_releases_option, database, output_file
 from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
 from scanner.files import write_atomically
+from scanner.models import Policy
+from scanner.policy import Releases
 from scanner.report import policy_text
 from scanner.store import Store
 from scanner.verify import UsageError
@@ -86,18 +88,10 @@ def run(args: argparse.Namespace) -> int:
     if command == "upgrade":
         return _upgrade(args, releases)
     if command == "reset-to-default":
-        name = args.release or releases.newest.name
-        try:
-            policy = rules.reset_to_default(releases, name)
-        except ValueError as exc:
-            raise UsageError(f"--release: {exc}") from None
-        known = releases.get(name)
-        assert known is not None
-        basis = f"reconstructed defaults: {known.basis}" if known.reconstructed else "vendor defaults"
-        comment = f"Reset to Default for release {known.name} (tlsverify policy reset-to-default).\n{basis}"
-        _emit(policy_yaml(policy, _wrap(comment)), args.output)
+        policy, text = default_policy(releases, args.release)
+        _emit(text, args.output)
         counts = f"{len(policy.selected)} Selected, {len(policy.disabled)} Disabled"
-        print(f"Reset to Default for release {known.name}: {counts}", file=sys.stderr)
+        print(f"Reset to Default for release {policy.release}: {counts}", file=sys.stderr)
         return ExitCode.OK
     if command == "diff":
         a, b = load_policy(args.a, releases), load_policy(args.b, releases)
@@ -144,6 +138,20 @@ def _apply(args: argparse.Namespace, releases: rules.Releases) -> int:
     )
     print("A new usage collection period starts now: asterisks count from this moment.")
     return ExitCode.OK
+
+
+def default_policy(releases: Releases, release: str | None = None) -> tuple[Policy, str]:
+    """The Reset to Default lists of `release` (default: the newest) and the policy file that holds them."""
+    name = release or releases.newest.name
+    try:
+        policy = rules.reset_to_default(releases, name)
+    except ValueError as exc:
+        raise UsageError(f"--release: {exc}") from None
+    known = releases.get(name)
+    assert known is not None
+    basis = f"reconstructed defaults: {known.basis}" if known.reconstructed else "vendor defaults"
+    comment = f"Reset to Default for release {known.name} (tlsverify policy reset-to-default).\n{basis}"
+    return policy, policy_yaml(policy, _wrap(comment))
 
 
 def _emit(text: str, target: Path | None, source: Path | None = None, in_place: bool = False) -> None:

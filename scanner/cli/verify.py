@@ -24,9 +24,10 @@ from scanner.cli.common import (
     send_notifications,
 )
 from scanner.config import load_endpoints, load_releases, write_endpoints
+from scanner.files import write_atomically
 from scanner.models import Endpoint
 from scanner.report import text
-from scanner.verify import CheckedPolicy, check_policy, rewrite_reports, select_endpoints, verify_all
+from scanner.verify import CheckedPolicy, UsageError, check_policy, rewrite_reports, select_endpoints, verify_all
 
 
 def add_commands(commands: SubParsers) -> None:
@@ -93,6 +94,17 @@ def demo_command(args: argparse.Namespace) -> int:
     from scanner.lab.demo import start_lab
     from scanner.lab.servers import Lab
 
+    if args.policy == Path("policy.yaml") and not args.policy.exists():
+        # Anywhere, even an empty folder: the newest release's Reset to Default lists stand in for the policy.
+        from scanner.cli.policy import default_policy  # cli.policy imports this module
+
+        policy, text = default_policy(load_releases(args.releases))
+        args.policy = args.out / "demo-policy.yaml"
+        try:
+            write_atomically(args.policy, text)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.policy}: {exc.strerror or exc}") from None
+        print(f"No policy.yaml here: the demo uses release {policy.release}'s Reset to Default lists ({args.policy})")
     checked = checked_policy(args)
     with Lab() as lab:
         skipped: list[str] = []
