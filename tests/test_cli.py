@@ -300,3 +300,19 @@ def test_the_starter_endpoints_file_is_the_shipped_one() -> None:
 
     starter = resources.files("scanner").joinpath("data/endpoints.yaml").read_text(encoding="utf-8")
     assert starter == (ROOT / "endpoints.yaml").read_text(encoding="utf-8"), "copy endpoints.yaml to scanner/data/"
+
+
+def test_format_json_and_csv_put_only_the_document_on_standard_output(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import csv
+
+    assert main(["verify-all", "--format", "json", "--no-progress"]) == 0
+    printed = capsys.readouterr()
+    assert json.loads(printed.out) == json.loads((site / "reports" / "verify-all.json").read_text())
+    assert "Reports: " in printed.err
+    assert main(["verify-all", "--format", "csv", "--no-progress"]) == 0
+    rows = list(csv.DictReader(printed_out := capsys.readouterr().out.splitlines()))
+    assert printed_out[0].startswith("endpoint,name,category,host,port,protocol,status,connects,negotiated")
+    assert [(r["endpoint"], r["status"], r["connects"]) for r in rows] == [("apns", "ok", "yes")]
+    assert rows[0]["negotiated"].startswith("TLS_")

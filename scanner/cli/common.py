@@ -10,7 +10,7 @@ import sys
 from collections.abc import Callable
 from enum import IntEnum
 from pathlib import Path
-from typing import TypeAlias
+from typing import TextIO, TypeAlias
 
 from scanner import notify
 from scanner.config import parse_proxy_url
@@ -89,6 +89,8 @@ EXIT_CODES = """exit codes:
   130  interrupted: what finished is stored"""
 """What every command may exit with, for the end of `--help`."""
 
+
+FORMATS = ("text", "json", "csv")
 
 DEFAULT_DB = Path("reports") / "tlsverify.sqlite"
 DB_ENV = "TLSVERIFY_DB"
@@ -184,6 +186,13 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
     parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
     add_db_option(parser)
+    parser.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="standard output: text (the summary), json (the verify-all.json document) or csv (one row an "
+        "endpoint); with json and csv, everything else goes to standard error (default: text)",
+    )
     parser.add_argument(
         "--concurrency",
         type=bounded_int(1024),
@@ -312,6 +321,11 @@ def notifications(args: argparse.Namespace) -> notify.Notifications:
     return wanted
 
 
+def info_stream(args: argparse.Namespace) -> TextIO:
+    """Where lines for a person go: standard output, unless it carries a document (--format json or csv)."""
+    return sys.stdout if getattr(args, "format", "text") == "text" else sys.stderr
+
+
 def send_notifications(args: argparse.Namespace, report: VerifyAllReport, where: Outputs) -> None:
     """After a run: notify if the options ask for it and the run warrants it. A notification that cannot be
     sent is said on standard error (its URL redacted) and changes nothing else, the exit code included."""
@@ -322,7 +336,7 @@ def send_notifications(args: argparse.Namespace, report: VerifyAllReport, where:
         owed = store.undelivered(report.run_id)
     if not report.complete or not (notify.should_send(report, wanted.always) or owed):
         why = "the run was interrupted" if not report.complete else "nothing changed and no endpoint newly fails"
-        print(f"No notification: {why}")
+        print(f"No notification: {why}", file=info_stream(args))
         return
     runs = [report.run_id, *(run.id for run in owed)]
     with Store(where.database) as store:  # owed until sent: a failed send, or a stop while sending, is not lost
@@ -334,7 +348,9 @@ def send_notifications(args: argparse.Namespace, report: VerifyAllReport, where:
     if delivery.sent:
         with Store(where.database) as store:
             store.set_notification(runs, "sent")
-        print(f"Notification sent to {delivery.sent} service{'' if delivery.sent == 1 else 's'}")
+        print(
+            f"Notification sent to {delivery.sent} service{'' if delivery.sent == 1 else 's'}", file=info_stream(args)
+        )
     else:
         print("Notification not sent: it will come with the next run's", file=sys.stderr)
 

@@ -314,6 +314,7 @@ _COPIED = frozenset(
         "policy",
         "out",
         "db",
+        "format",
         "concurrency",
         "rate",
         "rate_per_server",

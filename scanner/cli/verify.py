@@ -15,6 +15,7 @@ from scanner.cli.common import (
     add_scan_options,
     exit_now,
     folder_path,
+    info_stream,
     notifications,
     outputs,
     positive_int,
@@ -26,7 +27,7 @@ from scanner.cli.common import (
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.files import write_atomically
 from scanner.models import Endpoint
-from scanner.report import text
+from scanner.report import csv_report, json_report, text
 from scanner.verify import CheckedPolicy, UsageError, check_policy, rewrite_reports, select_endpoints, verify_all
 
 
@@ -76,8 +77,14 @@ def run_verify_all(
     )
     if not run.report.complete:
         say_interrupted(len(run.report.findings))
-    print(text.summary(run.report))
-    print(f"\nReports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})")
+    if args.format == "json":
+        sys.stdout.write(json_report.render(run.report))
+    elif args.format == "csv":
+        sys.stdout.write(csv_report.render(run.report))
+    else:
+        print(text.summary(run.report))
+    where_to = f"Reports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})"
+    print(f"\n{where_to}" if args.format == "text" else where_to, file=info_stream(args))
     if run.interrupted:
         exit_now(ExitCode.INTERRUPTED)  # everything that finished is stored; an interrupted run notifies no one
     send_notifications(args, run.report, where)
@@ -104,19 +111,26 @@ def demo_command(args: argparse.Namespace) -> int:
             write_atomically(args.policy, text)
         except OSError as exc:
             raise UsageError(f"cannot write {args.policy}: {exc.strerror or exc}") from None
-        print(f"No policy.yaml here: the demo uses release {policy.release}'s Reset to Default lists ({args.policy})")
+        print(
+            f"No policy.yaml here: the demo uses release {policy.release}'s Reset to Default lists ({args.policy})",
+            file=info_stream(args),
+        )
     checked = checked_policy(args)
     with Lab() as lab:
         skipped: list[str] = []
         entries = start_lab(lab, skipped=skipped)
         endpoints_path = args.out / "demo-endpoints.yaml"
         write_endpoints(entries, endpoints_path, "Written by `tlsverify demo`: the loopback demo lab (ports change)")
-        print(f"Demo lab: {len(lab.servers)} TLS servers and 1 closed port on 127.0.0.1 ({endpoints_path})")
+        info = info_stream(args)
+        print(f"Demo lab: {len(lab.servers)} TLS servers and 1 closed port on 127.0.0.1 ({endpoints_path})", file=info)
         for line in skipped:
-            print(f"  left out {line}")
+            print(f"  left out {line}", file=info)
         endpoints = load_endpoints(endpoints_path)
         run_verify_all(args, endpoints, checked, endpoints_path)  # exits 130 itself when interrupted
-    print("Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.")
+    print(
+        "Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.",
+        file=info_stream(args),
+    )
     return ExitCode.OK  # the demo worked: its lab fails the policy on purpose, which is no failure of the demo
 
 
