@@ -316,3 +316,37 @@ def test_format_json_and_csv_put_only_the_document_on_standard_output(
     assert printed_out[0].startswith("endpoint,name,category,host,port,protocol,status,connects,negotiated")
     assert [(r["endpoint"], r["status"], r["connects"]) for r in rows] == [("apns", "ok", "yes")]
     assert rows[0]["negotiated"].startswith("TLS_")
+
+
+def test_demo_keep_running_leaves_the_lab_up_for_the_commands_it_prints(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shlex
+    import signal
+
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "scanner", "demo", "--keep-running", "--no-progress"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        while not lines or lines[-1] != "Ctrl-C stops the lab.\n":
+            line = demo.stdout.readline()
+            assert line, f"the demo ended early: {''.join(lines)}"
+            lines.append(line)
+        [impact] = [line.split() for line in lines if line.strip().startswith("tlsverify impact")]
+        monkeypatch.chdir(tmp_path)
+        assert main([*impact[1:], "--no-progress"]) == 0  # against the lab, still up
+        assert "0 breaks" in capsys.readouterr().out
+        assert shlex.join(impact).startswith("tlsverify impact --reset-to-default --verify --endpoints reports/")
+        demo.send_signal(signal.SIGINT)
+        out, err = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0, err
+    assert "Demo lab stopped." in out

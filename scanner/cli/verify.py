@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 from scanner import findings
@@ -41,6 +42,11 @@ def add_commands(commands: SubParsers) -> None:
     add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
     add_scan_options(demo, with_inputs=False)
+    demo.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="leave the lab up after the run and print commands to try against it, until Ctrl-C",
+    )
     report = commands.add_parser(
         "report", help="write the verify-all reports again from a stored run (after a crash, say)"
     )
@@ -127,11 +133,31 @@ def demo_command(args: argparse.Namespace) -> int:
             print(f"  left out {line}", file=info)
         endpoints = load_endpoints(endpoints_path)
         run_verify_all(args, endpoints, checked, endpoints_path)  # exits 130 itself when interrupted
+        if args.keep_running:
+            _keep_running(args, endpoints_path)
     print(
         "Demo lab stopped. Open the HTML report in a browser to see the policy's lists with their asterisks.",
         file=info_stream(args),
     )
     return ExitCode.OK  # the demo worked: its lab fails the policy on purpose, which is no failure of the demo
+
+
+def _keep_running(args: argparse.Namespace, endpoints: Path) -> None:
+    """The lab stays up: commands to try against it, then wait for Ctrl-C (or SIGTERM)."""
+    common = f"--endpoints {endpoints} --policy {args.policy} --db {outputs(args).database}"
+    print(
+        "\nThe demo lab is still running. Try, in another terminal in this folder:\n"
+        f"  tlsverify impact --reset-to-default --verify {common}\n"
+        f"  tlsverify policy advise --policy {args.policy} --db {outputs(args).database}\n"
+        f"  tlsverify verify-all {common}\n"
+        "Ctrl-C stops the lab.",
+        file=info_stream(args),
+        flush=True,
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        return
 
 
 def report_command(args: argparse.Namespace) -> int:
