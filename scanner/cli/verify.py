@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -144,11 +145,12 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _keep_running(args: argparse.Namespace, endpoints: Path) -> None:
     """The lab stays up: commands to try against it, then wait for Ctrl-C (or SIGTERM)."""
-    common = f"--endpoints {endpoints} --policy {args.policy} --db {outputs(args).database}"
+    policy_db = shlex.join(["--policy", str(args.policy), "--db", str(outputs(args).database)])
+    common = f"--endpoints {shlex.quote(str(endpoints))} {policy_db}"
     print(
         "\nThe demo lab is still running. Try, in another terminal in this folder:\n"
         f"  tlsverify impact --reset-to-default --verify {common}\n"
-        f"  tlsverify policy advise --policy {args.policy} --db {outputs(args).database}\n"
+        f"  tlsverify policy advise {policy_db}\n"
         f"  tlsverify verify-all {common}\n"
         "Ctrl-C stops the lab.",
         file=info_stream(args),

@@ -15,9 +15,9 @@ import sys
 import threading
 
 _lock = threading.RLock()
-_running: set[int] = set()
-"""The thread running the deferred `__init__`, while it runs: what it asks of the package meanwhile is not
-there yet (Python then imports a submodule of that name), where any other thread waits for the lock."""
+_running = False
+"""The deferred `__init__` is running (in the thread holding the lock: what it asks of the package meanwhile
+is not there yet, and Python then imports a submodule of that name; any other thread waits for the lock)."""
 
 
 def defer_sslyze_init() -> None:
@@ -35,18 +35,19 @@ def defer_sslyze_init() -> None:
 
 def complete_sslyze_init() -> None:
     """Run sslyze's deferred `__init__`, if it was deferred and has not run yet."""
+    global _running
     with _lock:
         package = sys.modules.get("sslyze")
         if package is None or "__getattr__" not in package.__dict__ or _running:
             return
         spec = package.__spec__
         assert spec is not None and spec.loader is not None
-        _running.add(threading.get_ident())
+        _running = True
         try:
             spec.loader.exec_module(package)  # the hook stays until this ends: others wait on the lock
             del package.__dict__["__getattr__"]
         finally:
-            _running.clear()
+            _running = False
 
 
 def _complete_then_get(name: str) -> object:

@@ -215,7 +215,7 @@ def first_flight(
         hello = _client_hello_bytes(prepared.ssl_client)
     except _nassl.OpenSSLError as exc:  # OpenSSL could not build a hello (no suite it can offer, say)
         return Rejected(f"the client cannot build this hello: {_short(str(exc))}", Refusal.OTHER)
-    outcome = exchange(replace(target, timeout_s=min(target.timeout_s, limit)), hello, limit, _WIRE_VERSIONS[version])
+    outcome = exchange(_within(target, limit), hello, limit, _WIRE_VERSIONS[version])
     if isinstance(outcome, Accepted) and version is not TlsVersion.TLSV1_3:
         offered = set(suites) if suites is not None else set(_names(client))
         if outcome.code not in offered:  # OpenSSL would abort here ("wrong cipher returned")
@@ -242,6 +242,11 @@ def _client_hello_bytes(ssl_client: BaseSslClient) -> bytes:
     return bytes(network.read(network.pending()))
 
 
+def _within(target: Target, limit: float) -> Target:
+    """Near the deadline, no step of the connection (the TCP connect first) may take longer than what is left."""
+    return replace(target, timeout_s=max(limit, 0.05)) if limit < target.timeout_s else target
+
+
 def _limit(target: Target, limit_s: float | None) -> float:
     return min(limit_s, target.connection_limit_s) if limit_s is not None else target.connection_limit_s
 
@@ -250,8 +255,7 @@ def _prepare(
     target: Target, version: TlsVersion, client: Client, suites: Sequence[int] | None, limit: float
 ) -> _Connection | Rejected:
     """sslyze's connection for `target`, its nassl client set to offer `suites` at `version`; no socket yet."""
-    if limit < target.timeout_s:  # near the deadline: the TCP connect may not take longer than what is left
-        target = replace(target, timeout_s=max(limit, 0.05))
+    target = _within(target, limit)
     location, network = sslyze_settings(target)
     try:
         connection = _Connection(
