@@ -230,7 +230,7 @@ def advise(
         candidates = [s for s in probe.client_accepted if s in usable]
         best = min(catalog.resolve(s).tier for s in candidates)
         eligible[endpoint_id] = {s for s in candidates if catalog.resolve(s).tier == best}
-    chosen = _smallest_cover(eligible)
+    chosen = smallest_cover(eligible)
     # A suite no endpoint would negotiate (a server's own order took another) serves nobody: leave it out.
     while True:
         used = {client.negotiate(chosen, p.client_accepted, p.server_preference) for p in working.values()}
@@ -253,8 +253,9 @@ def advise(
     return Advice(advised, kept_for, tuple(sorted(working)), tuple(sorted(drop)), not_working, legacy, weaker)
 
 
-def _smallest_cover(eligible: dict[str, set[str]]) -> list[str]:
-    """The fewest suites such that every endpoint has one of its eligible suites; strongest among ties."""
+def smallest_cover(eligible: dict[str, set[str]]) -> list[str]:
+    """The fewest suites such that every endpoint has one of its eligible suites; strongest among ties (the
+    advisor's policy, and the fewest moves that reconnect failing endpoints: `scanner.moves`)."""
     candidates = sorted(
         {s for options in eligible.values() for s in options}, key=lambda n: catalog.resolve(n).sort_key
     )

@@ -40,6 +40,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     "policy.py": ("scanner.probe.", "scanner.config", "scanner.store", "scanner.report.", "scanner.impact"),
     "findings.py": ("scanner.probe.", "scanner.store", "scanner.report.", "scanner.config"),
     "impact.py": ("scanner.probe.", "scanner.store", "scanner.report.", "scanner.config"),
+    "moves.py": ("scanner.probe.", "scanner.store", "scanner.report.", "scanner.config"),
     "document.py": ("scanner.probe.", "scanner.store", "scanner.report.", "scanner.config"),
     "store.py": ("scanner.probe.", "scanner.report.", "scanner.config", "scanner.findings"),
     "scan.py": ("scanner.probe.prober", "scanner.probe.handshake", "scanner.probe.raw", "scanner.probe.exhaustive"),
