@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -125,8 +126,13 @@ def test_reset_to_default_breaks_the_server_that_needs_a_tls_rsa_suite(tmp_path:
     assert all(e["verified"] is not False for e in doc["endpoints"])  # no prediction contradicted
     assert doc["schema"] == "tlsverify/impact/1"
     page = (tmp_path / "out" / "impact.html").read_text()
-    assert '<tr id="ep-scep">' in page and "TLS_RSA_WITH_AES_256_GCM_SHA384 <span" in page
-    assert "confirmed" in page and "<script" not in page
+    assert '<tr id="ep-scep" data-tags="breaks fails-after">' in page
+    rescue = (
+        'TLS_<wbr>RSA_<wbr>WITH_<wbr>AES_<wbr>256_<wbr>GCM_<wbr>SHA384</span></span> <span class="origin">(disabled)'
+    )
+    assert rescue in page
+    assert "confirmed" in page and re.search(r'(src|href)="(?!#)', page) is None  # self-contained
+    assert page.index('id="moves"') < page.index('id="failing"') < page.index('id="endpoints"')
     reset = load_releases().get("10.3.0.0")
     assert reset is not None and doc["after"]["selected"] == list(reset.default_selected)
 

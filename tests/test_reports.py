@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,7 +109,25 @@ def test_html_lists_asterisks_and_hover() -> None:
     assert "1 endpoints needed (and failed without) this cipher since" in page
     assert "scep.lab.test/127.0.0.2:8443" in page
     assert 'id="disabled"' in page and 'id="selected"' in page
-    assert "<link" not in page and "<script src" not in page  # self-contained
+    assert "<link" not in page and re.search(r'(src|href)="(?!#)', page) is None  # self-contained
+
+
+def test_html_leads_with_the_fewest_moves_then_the_failing_endpoints_then_the_lists() -> None:
+    page = html_report.render(report())
+    order = ["moves", "failing", "lists", "required", "unused", "no-tls12", "expiring", "changes", "endpoints", "grid"]
+    assert [page.index(f'<section id="{s}"') for s in order] == sorted(page.index(f'<section id="{s}"') for s in order)
+    moves = page[page.index('<section id="moves"') : page.index('<section id="failing"')]
+    assert "Move this suite to Selected</strong>" in moves and "reconnects scep" in moves
+    assert 'data-suite="TLS_RSA_WITH_AES_128_CBC_SHA"' in moves and "out of Disabled" in moves
+    assert "Disabled suites required" not in page
+
+
+def test_html_says_when_there_is_nothing_to_move() -> None:
+    fine = report()
+    fine = replace(fine, findings=fine.findings[:1])
+    page = html_report.render(fine)
+    moves = page[page.index('<section id="moves"') : page.index('<section id="failing"')]
+    assert "Every endpoint connects; nothing to move." in moves and "Move " not in moves
 
 
 def test_html_escapes_everything_from_outside() -> None:

@@ -10,12 +10,15 @@ from collections.abc import Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from scanner import catalog, moves
 from scanner.document import encode
+from scanner.findings import UNPROBED
 from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
-from scanner.report.view import address, change_value, client_certificate_text, hover_text, jsse
+from scanner.report.view import address, change_value, client_certificate_text, hover_text, iana, jsse, strength
 
 if TYPE_CHECKING:
     import jinja2
+    from markupsafe import Markup
 
 
 @cache
@@ -32,9 +35,20 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["jsse"] = jsse
+    env.filters["iana"] = iana
+    env.filters["strength"] = strength
+    env.filters["wbr"] = wbr
     env.filters["client_certificate"] = client_certificate_text
     env.filters["change_value"] = change_value
     return env
+
+
+def wbr(text: str) -> Markup:
+    """`text` escaped, with a line-break opportunity after every underscore: a long suite name wraps there, never
+    inside a word."""
+    from markupsafe import Markup, escape
+
+    return Markup("_<wbr>").join(escape(part) for part in text.split("_"))
 
 
 _STATUS_LABEL = {
@@ -60,19 +74,19 @@ def _suite_rows(report: VerifyAllReport, list_name: str, since: str) -> list[dic
         verb = "have negotiated" if list_name == "selected" else "needed (and failed without)"
         rows.append(
             {
-                "name": s.jsse_name,
                 "iana": s.name,
                 "position": s.position,
                 "strength": s.strength,
                 "legacy": s.legacy,
                 "used": bool(ids),
                 "hover": hover_text(len(ids), verb, since, addresses) if ids else "",
+                "mark": "",
             }
         )
     return rows
 
 
-def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
+def _required(report: VerifyAllReport, moved: set[str]) -> list[dict[str, Any]]:
     """Required Disabled suites, each with the endpoints for which it is the strongest rescue."""
     rescues: dict[str, list[str]] = {}
     for f in report.findings:
@@ -81,22 +95,108 @@ def _required(report: VerifyAllReport) -> list[dict[str, Any]]:
     # This run's needs (the suites' required_by is the whole period's: the asterisks, not what to do now).
     needing = {s.name: [f.endpoint.id for f in report.findings if s.name in f.required_disabled] for s in report.suites}
     return [
-        {
-            "name": s.jsse_name,
-            "strength": s.strength,
-            "endpoints": needing[s.name],
-            "rescues": rescues.get(s.name, []),
-        }
+        {"name": s.name, "endpoints": needing[s.name], "rescues": rescues.get(s.name, []), "moved": s.name in moved}
         for s in report.suites
         if needing[s.name]
     ]
 
 
+# Status order for sorting: the worst first.
+_RANK = {
+    EndpointStatus.NO_COMMON_SUITE: 1,
+    EndpointStatus.NO_TLS12: 2,
+    EndpointStatus.TLS_ERROR: 3,
+    EndpointStatus.INTERNAL_ERROR: 4,
+    EndpointStatus.UNREACHABLE: 5,
+    EndpointStatus.DNS_ERROR: 6,
+    EndpointStatus.TIMEOUT: 7,
+    EndpointStatus.OK: 9,
+}
+
+
+def _group(f: EndpointFinding) -> str:
+    """ "ok" (the client connects), "unprobed" (the network kept the probe from the server) or "fail"."""
+    return "ok" if f.connects else "unprobed" if f.probe.status in UNPROBED else "fail"
+
+
 def _endpoint_row(f: EndpointFinding, fields: dict[str, Any]) -> dict[str, Any]:
     label = _STATUS_LABEL[f.probe.status]
+    status = f.probe.status.value
+    rank = _RANK[f.probe.status]
     if f.probe.status is EndpointStatus.OK and not f.connects:
-        label = "Certificate refused"
-    return {"address": address(f), "label": label, **fields}
+        label, status, rank = "Certificate refused", "certificate_refused", 8
+    group = _group(f)
+    kind = {"ok": "ok", "unprobed": "warn", "fail": "bad"}[group]
+    return {"address": address(f), "label": label, "kind": kind, "tags": f"{group} {status}", "rank": rank, **fields}
+
+
+def _status_options(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The status filter's choices: the three groups, then each status present."""
+    options = [("fail", "fail under the policy"), ("unprobed", "could not be probed"), ("ok", "connect")]
+    seen = {r["tags"].split()[1]: r["label"] for r in sorted(rows, key=lambda r: r["rank"])}
+    return options + [(status, label) for status, label in seen.items()]
+
+
+_CELLS = {
+    "negotiated": ("neg", "negotiated"),
+    "accepted": ("acc", "accepted"),
+    "required": ("req", "required: one of the suites this endpoint needs in Selected"),
+    "other": ("(acc)", "accepted only from another client's hello"),
+    "": ("·", "not accepted"),
+}
+
+
+def _grid(
+    report: VerifyAllReport, fewest: moves.FewestMoves, labels: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The endpoint x suite grid: a column for each TLS 1.2 suite an endpoint accepts, Selected (in order),
+    then Disabled, then those in neither list (strongest first); a cell says what the suite is to the endpoint."""
+    policy = report.policy
+    accepted = {s for f in report.findings for s in f.probe.accepted_tls12}
+    if not accepted:
+        return None
+    listed = set(policy.selected) | set(policy.disabled)
+    groups = [
+        ("Selected", [s for s in policy.selected if s in accepted]),
+        ("Disabled", [s for s in policy.disabled if s in accepted]),
+        ("In neither list", catalog.strongest_first(s for s in accepted if s not in listed)),
+    ]
+    moved = {m.suite for m in fewest.moves}
+    columns = [{"name": s, "moved": s in moved} for _, names in groups for s in names]
+    rows = []
+    for f in report.findings:
+        probe, row = f.probe, labels[f.endpoint.id]
+        head = {"id": f.endpoint.id, "label": row["label"], "kind": row["kind"]}
+        if not probe.accepted_tls12:
+            rows.append({**head, "cells": None, "why": probe.reason or "no TLS 1.2 suite known"})
+            continue
+        needs = (
+            moves.candidates(policy, probe.client_accepted) if probe.status is EndpointStatus.NO_COMMON_SUITE else {}
+        )
+        other = set(probe.accepted_other_hello)
+        cells = []
+        for column in columns:
+            name = column["name"]
+            state = (
+                "negotiated"
+                if name == probe.negotiated
+                else "required"
+                if name in needs
+                else "other"
+                if name in other
+                else "accepted"
+                if name in probe.accepted_tls12
+                else ""
+            )
+            mark, words = _CELLS[state]
+            css = f"cell-{state}" + (" mv" if state == "required" and column["moved"] else "") if state else ""
+            cells.append({"css": css, "mark": mark, "words": words})
+        rows.append({**head, "cells": cells, "why": ""})
+    return {
+        "groups": [{"label": label, "span": len(names)} for label, names in groups if names],
+        "columns": columns,
+        "rows": rows,
+    }
 
 
 def _history_chart(history: Sequence[HistoryPoint]) -> dict[str, Any] | None:
@@ -141,19 +241,25 @@ def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str
     # The JSON document already holds every endpoint's fields: built once, filtered for each section.
     rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
     without = set(data["without_tls12"])
+    fewest = moves.for_findings(report.policy, report.findings)
+    groups = [_group(f) for f in report.findings]
     template = environment().get_template("verify_all.html.j2")
     return template.render(
         report=data,
         since=since,
         generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
+        moves=fewest,
         selected=_suite_rows(report, "selected", since),
         disabled=_suite_rows(report, "disabled", since),
-        required=_required(report),
-        unused=[jsse(n) for n in report.unused_selected],
+        required=_required(report, {m.suite for m in fewest.moves}),
+        unused=list(report.unused_selected),
         no_tls12=[r for r in rows if r["id"] in without],
-        failing=[r for r in rows if not r["connects"]],
+        failing=sorted((r for r in rows if not r["connects"]), key=lambda r: (r["kind"] == "warn", r["id"])),
         expiring=[r for r in rows if r["certificate_warnings"]],
         endpoints=rows,
+        status_options=_status_options(rows),
+        grid=_grid(report, fewest, {r["id"]: r for r in rows}),
         chart=_history_chart(history),
         changes=data["drift"]["changes"] if data["drift"] else [],
         previous_run=data["drift"]["previous_run"] if data["drift"] else None,

@@ -6,9 +6,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from scanner import catalog
+from scanner import catalog, moves
 from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
-from scanner.policy import diff
+from scanner.models import host_port
+from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment
 
 SCHEMA = "tlsverify/impact/1"
@@ -59,20 +60,80 @@ def render_json(report: ImpactReport, generated_at: datetime) -> str:
     return json.dumps(document(report, generated_at), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_html(report: ImpactReport, generated_at: datetime) -> str:
-    change = diff(report.before, report.after)
-    jsse = {
-        n: catalog.resolve(n).jsse_name
-        for n in (*report.before.selected, *report.after.selected, *report.before.disabled, *report.after.disabled)
+_KIND = {"breaks": "bad", "fixed": "ok", "unchanged": "", "changes": "warn", "unknown": ""}
+
+
+def _row(row: dict[str, Any]) -> dict[str, Any]:
+    """An endpoint's document fields, with its badge and the statuses the filter matches."""
+    fails_both = row["fails_after"] and row["status"] == "unchanged"
+    tags = row["status"] + (" fails-after" if row["fails_after"] else "")
+    label = "fails before and after" if fails_both else row["status"]
+    return {**row, "kind": "bad" if fails_both else _KIND[row["status"]], "label": label, "tags": tags}
+
+
+def _proposed_lists(report: ImpactReport, change: PolicyDiff) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The proposed Selected and Disabled lists, each suite marked with its change and, as the vendor's asterisk,
+    the endpoints that would negotiate it (Selected) or fail for want of it (Disabled) after the change."""
+    marks = {n: f"new in {lst}" for n, lst in change.added}
+    marks |= {n: f"from {a}" for n, a, _ in change.moved}
+    marks |= {n: f"rank {a} → {b}" for n, a, b in change.reordered}
+    where = {e.endpoint.id: host_port(e.endpoint.host, e.endpoint.port) for e in report.endpoints}
+    negotiating = {n: [e.endpoint.id for e in report.endpoints if e.after == n] for n in report.after.selected}
+    needing = {
+        n: [e.endpoint.id for e in report.endpoints if e.after is None and any(r.suite == n for r in e.rescue)]
+        for n in report.after.disabled
     }
+
+    def rows(names: tuple[str, ...], users: dict[str, list[str]], verb: str) -> list[dict[str, Any]]:
+        out = []
+        for n in names:
+            ids = users[n]
+            hover = f"{len(ids)} endpoints {verb} this cipher after the change · Endpoints: " + " ".join(
+                where[i] for i in ids
+            )
+            suite = catalog.resolve(n)
+            out.append(
+                {
+                    "iana": suite.name,
+                    "strength": suite.strength.value,
+                    "legacy": False,
+                    "used": bool(ids),
+                    "hover": hover if ids else "",
+                    "mark": marks.get(n, ""),
+                }
+            )
+        return out
+
+    return (
+        rows(report.after.selected, negotiating, "would negotiate"),
+        rows(report.after.disabled, needing, "would need (and fail without)"),
+    )
+
+
+def render_html(report: ImpactReport, generated_at: datetime) -> str:
+    """The page: the verdict and the fewest moves that reconnect what fails after the change, then those
+    endpoints, the change to the lists, the proposed lists, and every endpoint (sortable, filterable)."""
+    change = diff(report.before, report.after)
+    doc = document(report, generated_at)
+    rows = [_row(r) for r in doc["endpoints"]]
+    selected, disabled = _proposed_lists(report, change)
+    statuses = [(s.value, s.value) for s in ImpactStatus if any(e.status is s for e in report.endpoints)]
     return (
         environment()
         .get_template("impact.html.j2")
         .render(
-            doc=document(report, generated_at),
+            doc=doc,
             generated=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
             diff=change,
-            jsse=jsse,
+            moves=moves.for_impact(report),
+            breaks=[e.endpoint.id for e in report.breaks],
+            already=[r["id"] for r in rows if r["fails_after"] and r["status"] != "breaks"],
+            mismatches=[e.endpoint.id for e in report.mismatches],
+            endpoints=rows,
+            failing=[r for r in rows if r["fails_after"]],
+            selected=selected,
+            disabled=disabled,
+            status_options=[("fails-after", "fail after the change"), *statuses],
         )
     )
 

@@ -47,3 +47,11 @@ def change_value(value: object) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
+
+
+def iana(name: str) -> str:
+    return catalog.resolve(name).name
+
+
+def strength(name: str) -> str:
+    return catalog.resolve(name).strength.value
