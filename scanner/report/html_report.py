@@ -142,7 +142,7 @@ _CELLS = {
     "accepted": ("acc", "accepted"),
     "required": ("req", "required: one of the suites this endpoint needs in Selected"),
     "other": ("(acc)", "accepted only from another client's hello"),
-    "": ("·", "not accepted"),
+    "": ("", ""),  # not accepted: an empty cell (the legend says so), small on a site of a thousand endpoints
 }
 
 
