@@ -10,7 +10,7 @@ suites the client cannot offer) and endpoints that could not be probed at all ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from scanner import catalog, clients
@@ -69,19 +69,30 @@ def cover(options: Mapping[str, Mapping[str, str]]) -> tuple[Move, ...]:
     )
 
 
-def candidates(policy: Policy, accepted: Sequence[str]) -> dict[str, str]:
+def candidates(policy: Policy, accepted: Sequence[str], shipped: Collection[str] | None = None) -> dict[str, str]:
     """The suites outside Selected that the policy's client could offer and the server accepts, with where
-    each is now ("disabled" or "not listed")."""
+    each is now ("disabled", or "not listed": in neither list). A suite in neither list that the release does
+    not ship (`shipped`: the release's suites; None: not known) is no candidate: the admin cannot select it."""
     selected, disabled = set(policy.selected), set(policy.disabled)
     outside = clients.get(policy.client).implemented(s for s in accepted if s not in selected)
-    return {s: DISABLED if s in disabled else NOT_LISTED for s in outside}
+    return {
+        s: DISABLED if s in disabled else NOT_LISTED
+        for s in outside
+        if s in disabled or shipped is None or s in shipped
+    }
 
 
-def _why_not(f: EndpointFinding) -> str:
+def _why_not(f: EndpointFinding, policy: Policy) -> str:
     status = f.probe.status
     if status is EndpointStatus.OK:
         return "the client refuses its certificate: moving suites does not change that"
     if status is EndpointStatus.NO_COMMON_SUITE:
+        listed = {*policy.selected, *policy.disabled}
+        unshipped = [s for s in clients.get(policy.client).implemented(f.probe.client_accepted) if s not in listed]
+        if unshipped:  # no candidate, so none of these is shipped
+            names = ", ".join(catalog.resolve(s).jsse_name for s in unshipped[:3])
+            why = f"accepts only suites release {policy.release} does not ship ({names})"
+            return why + ": the server must accept a Selected suite"
         return "accepts no suite the client can offer: the server must accept a Selected suite"
     if status is EndpointStatus.NO_TLS12:
         return "does not speak TLS 1.2: the server must enable it"
@@ -90,8 +101,11 @@ def _why_not(f: EndpointFinding) -> str:
     return "no TLS handshake completed: " + (f.probe.reason or "no reason recorded")
 
 
-def for_findings(policy: Policy, findings: Sequence[EndpointFinding]) -> FewestMoves:
-    """The fewest moves for a Verify All run: over every endpoint the client does not connect to."""
+def for_findings(
+    policy: Policy, findings: Sequence[EndpointFinding], shipped: Collection[str] | None = None
+) -> FewestMoves:
+    """The fewest moves for a Verify All run: over every endpoint the client does not connect to. `shipped`:
+    the suites the policy's release ships (None: not known, and a suite in neither list counts as one)."""
     options: dict[str, dict[str, str]] = {}
     stuck, unprobed = [], []
     for f in findings:
@@ -101,11 +115,12 @@ def for_findings(policy: Policy, findings: Sequence[EndpointFinding]) -> FewestM
         if f.probe.status in UNPROBED:
             unprobed.append(Stuck(endpoint_id, f.probe.reason or f.probe.status.value.replace("_", " ")))
             continue
-        found = candidates(policy, f.probe.client_accepted) if f.probe.status is EndpointStatus.NO_COMMON_SUITE else {}
+        no_common = f.probe.status is EndpointStatus.NO_COMMON_SUITE
+        found = candidates(policy, f.probe.client_accepted, shipped) if no_common else {}
         if found:
             options[endpoint_id] = found
         else:
-            stuck.append(Stuck(endpoint_id, _why_not(f)))
+            stuck.append(Stuck(endpoint_id, _why_not(f, policy)))
     moves = cover(options)
     return FewestMoves(
         moves, tuple(sorted(options)), tuple(stuck), tuple(unprobed), _side_effects(policy, findings, moves)

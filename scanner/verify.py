@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import difflib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from scanner import drift, findings
 from scanner import policy as policy_rules
-from scanner.config import check_policy_file
+from scanner.config import check_policy_file, load_releases
 from scanner.files import check_writable, write_atomically, write_together
 from scanner.models import (
     ConfigError,
@@ -85,11 +85,13 @@ class Outputs:
 
 @dataclass(frozen=True)
 class CheckedPolicy:
-    """A policy that passed `policy check`, its warnings, and the suites its release no longer ships."""
+    """A policy that passed `policy check`, its warnings, the suites its release no longer ships, and the
+    suites it ships (None where the release is not known)."""
 
     policy: Policy
     legacy: frozenset[str]
     warnings: tuple[Problem, ...] = ()
+    shipped: frozenset[str] | None = None
 
 
 def check_policy(path: Path, releases: Releases) -> CheckedPolicy:
@@ -100,7 +102,12 @@ def check_policy(path: Path, releases: Releases) -> CheckedPolicy:
         raise ConfigError(errors)
     policy = policy_rules.build(doc, releases)
     legacy = frozenset(n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release))
-    return CheckedPolicy(policy, legacy, tuple(found))
+    return CheckedPolicy(policy, legacy, tuple(found), _shipped(releases, policy.release))
+
+
+def _shipped(releases: Releases, name: str) -> frozenset[str] | None:
+    release = releases.get(name)
+    return frozenset(release.available) if release else None
 
 
 def select_endpoints(endpoints: Sequence[Endpoint], only: Sequence[str], path: Path) -> list[Endpoint]:
@@ -191,7 +198,7 @@ def verify_all(
         report = replace(report, partial=partial, source=str(source.resolve()) if source else None)
         report = _with_history(store, report, now, settings.period_days)
         report = replace(report, run_id=store.save(report))
-        write_verify_all_reports(report, outputs, store.history(up_to=report.run_id))
+        write_verify_all_reports(report, outputs, store.history(up_to=report.run_id), checked.shipped)
         return VerifyAllRun(report, outputs, interrupted=not complete or store.interrupted)
 
 
@@ -211,10 +218,17 @@ def _with_history(store: Store, report: VerifyAllReport, now: datetime, period_d
     return replace(report, drift=changes)
 
 
-def write_verify_all_reports(report: VerifyAllReport, outputs: Outputs, history: Sequence[HistoryPoint] = ()) -> None:
+def write_verify_all_reports(
+    report: VerifyAllReport,
+    outputs: Outputs,
+    history: Sequence[HistoryPoint] = (),
+    shipped: Collection[str] | None = None,
+) -> None:
     """verify-all.html and verify-all.json, both or neither (never a new one beside an old one); `history`
-    (the runs up to this one) draws the report's picture of recent runs."""
-    write_reports({outputs.html: html_report.render(report, history), outputs.json: json_report.render(report)})
+    (the runs up to this one) draws the report's picture of recent runs; `shipped` (the suites the policy's
+    release ships) keeps suites the admin cannot select out of the HTML report's fewest moves."""
+    html = html_report.render(report, history, shipped)
+    write_reports({outputs.html: html, outputs.json: json_report.render(report)})
 
 
 def write_reports(files: dict[Path, str]) -> None:
@@ -263,5 +277,9 @@ def rewrite_reports(outputs: Outputs, run_id: int | None = None) -> StoredRun:
             which = f"run {run_id}" if run_id is not None else "complete run"
             raise UsageError(f"{outputs.database}: no {which} stored; see `tlsverify verify-all`")
         history = store.history(up_to=stored.id)
-    write_verify_all_reports(stored.report, outputs, history)
+    try:
+        shipped = _shipped(load_releases(), stored.report.policy.release)
+    except ConfigError:  # a broken $TLSVERIFY_RELEASES: the reports all the same, the release not known
+        shipped = None
+    write_verify_all_reports(stored.report, outputs, history, shipped)
     return stored

@@ -73,7 +73,11 @@ def test_verify_all_on_the_lab(tmp_path: Path, running_demo: Path, capsys: pytes
     assert by_id["apns"]["host"] == "apns.lab.tlsverify.test" and by_id["apns"]["ip"] == "127.0.0.1"
     assert doc["run_id"] == 1
     assert (tmp_path / "out" / "tlsverify.sqlite").exists()
-    assert "Disabled suites that servers require" in (tmp_path / "out" / "verify-all.html").read_text()
+    page = (tmp_path / "out" / "verify-all.html").read_text()
+    assert "Disabled suites that servers require" in page
+    moves = page[page.index('<section id="moves"') : page.index('<section id="failing"')]
+    assert 'data-suite="TLS_RSA_WITH_AES_128_CBC_SHA"><span class="suite"' in moves  # one move: scep and smtps
+    assert "in neither list: add it" not in moves  # the connector's 3DES suites: not in the release, no move
 
 
 def test_only_selects_endpoints_and_exit_zero_when_all_ok(tmp_path: Path, running_demo: Path) -> None:

@@ -64,6 +64,7 @@ RSA256, RSA128 = "TLS_RSA_WITH_AES_256_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA"
 ECBC128 = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA"
 ECBC384 = "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"
 TRIPLE = "TLS_RSA_WITH_3DES_EDE_CBC_SHA"  # Java: SSL_RSA_WITH_3DES_EDE_CBC_SHA
+ECDHE_TRIPLE = "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"  # in neither list, and release 10.3.0.0 does not ship it
 POLICY = Policy(
     "10.3.0.0",
     (TlsVersion.TLSV1_2,),
@@ -72,6 +73,9 @@ POLICY = Policy(
     (RSA256, RSA128, ECBC128, TRIPLE),
 )
 WIDTHS = (1400, 800, 390)
+RELEASE = load_releases().get("10.3.0.0")
+assert RELEASE is not None
+SHIPPED = RELEASE.available
 
 
 def _endpoint(endpoint_id: str, name: str, category: str, host: str, port: int, n: int) -> Endpoint:
@@ -141,7 +145,7 @@ def _certificate(host: str, days_left: int) -> Certificate:
 
 RESULTS = [
     _ok("apns", (GCM256, GCM128), False, 12, certificate=_certificate("api.push.apple.lab.test", 12)),
-    _failing("connector", (TRIPLE,), 14),
+    _failing("connector", (ECDHE_TRIPLE, TRIPLE), 14),
     _ok("dep", (GCM128, RSA128, GCM256), True, 11),
     _ok("gateway", (CHACHA, ECDSA256), True, 10),
     ProbeResult(
@@ -211,7 +215,7 @@ class Opened:
 def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("html")
     pages = {
-        "verify-all": html_report.render(verify_all_report(), HISTORY),
+        "verify-all": html_report.render(verify_all_report(), HISTORY, SHIPPED),
         "impact": impact_report.render_html(impact_of_dropping_tls_rsa(), NOW),
     }
     for name, text in pages.items():
@@ -295,7 +299,7 @@ def test_impact_leads_with_its_verdict_and_the_fix(open_page: Callable[..., Open
     assert "Move this suite to the proposed Selected list — reconnects scep, smtps:" in text
     assert view.js("[...document.querySelectorAll('#move-list > li')].map(li => li.dataset.suite)") == [RSA128]
     assert "Moving suites does not reconnect connector, ldaps:" in text
-    assert "does not ship (SSL_RSA_WITH_3DES_EDE_CBC_SHA)" in text
+    assert "does not ship (TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA, SSL_RSA_WITH_3DES_EDE_CBC_SHA)" in text
     assert "Not known: sentry" in text
 
 
@@ -391,6 +395,9 @@ def test_the_grid_scrolls_in_its_own_box_and_says_what_each_cell_is(open_page: C
     assert cells["dep"][GCM128].startswith("neg") and cells["dep"][RSA128] == "accaccepted"  # the server's order
     assert cells["scep"][RSA128].startswith("req") and cells["scep"][RSA256].startswith("req")
     assert cells["connector"][TRIPLE].startswith("req") and cells["connector"][GCM128] == ""
+    assert cells["connector"][ECDHE_TRIPLE] == "accaccepted"  # not in the release: no move can make it Selected
+    groups = view.js("[...document.querySelectorAll('#grid-table thead th[scope=colgroup]')].map(th => th.textContent)")
+    assert groups == ["Selected", "Disabled", "In neither list", "Not in release 10.3.0.0"]
     assert cells["sentry"] == {ECDSA256: "connection refused"}  # one cell across the row: nothing known
     moved = view.js("[...document.querySelectorAll('#grid-table th.mv-col .suite')].map(s => s.dataset.suite)")
     assert moved == [RSA128, TRIPLE]
@@ -564,16 +571,16 @@ def test_outside_text_is_shown_not_interpreted(open_page: Callable[..., Opened])
 
 
 def test_screenshots(open_page: Callable[..., Opened], tmp_path: Path) -> None:
-    """The pictures in README.md (docs/screenshots/): each page's top at a wide screen and at a phone's width,
-    the whole page where that stays small."""
+    """The pictures in README.md (docs/screenshots/): the top of each page (what to do, and what follows) at a
+    wide screen and at a phone's width, each under 400 KB."""
     folder = Path(os.environ.get("TLSVERIFY_SCREENSHOTS") or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("verify-all", "impact"):
         for width in (1400, 390):
             view = open_page(name, width)
+            height = min(1200, int(view.js("document.scrollingElement.scrollHeight")))
             path = folder / f"{name}-{width}.png"
-            picture = view.page.screenshot(full_page=True)
-            if len(picture) > 400_000:
-                picture = view.page.screenshot(full_page=False)
-            path.write_bytes(picture)
-            assert path.stat().st_size > 10_000
+            view.page.screenshot(
+                path=str(path), full_page=True, clip={"x": 0, "y": 0, "width": width, "height": height}
+            )
+            assert 10_000 < path.stat().st_size < 400_000

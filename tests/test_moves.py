@@ -86,6 +86,27 @@ def test_a_suite_in_neither_list_is_added_and_one_the_client_lacks_is_no_move() 
     ]
 
 
+def test_a_suite_the_release_does_not_ship_is_no_move() -> None:
+    ecdhe3des = "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA"  # in neither list, and not in release 10.3.0.0
+    cbc256 = "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384"  # in neither list, and in 10.3.0.0
+    results = [fails("old", ecdhe3des), fails("new", cbc256, ecdhe3des)]
+    endpoints = [endpoint(r.endpoint_id, 443 + i) for i, r in enumerate(results)]
+    report = analysis.verify_all_report(endpoints, results, POLICY, NOW)
+    release = load_releases().get("10.3.0.0")
+    assert release is not None
+    got = moves.for_findings(POLICY, report.findings, release.available)
+    assert [(m.suite, m.origin, m.reconnects) for m in got.moves] == [(cbc256, "not listed", ("new",))]
+    assert [(s.endpoint_id, s.why) for s in got.not_by_moves] == [
+        (
+            "old",
+            "accepts only suites release 10.3.0.0 does not ship (TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA): "
+            "the server must accept a Selected suite",
+        )
+    ]
+    unknown = moves.for_findings(POLICY, report.findings)  # the release not known: every suite counts
+    assert [m.suite for m in unknown.moves] == [ecdhe3des]
+
+
 def test_unprobed_and_other_failures_are_named_apart() -> None:
     refused = Certificate(
         "CN=x",

@@ -6,7 +6,7 @@ autoescaped template variables.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -147,19 +147,25 @@ _CELLS = {
 
 
 def _grid(
-    report: VerifyAllReport, fewest: moves.FewestMoves, labels: dict[str, dict[str, Any]]
+    report: VerifyAllReport,
+    fewest: moves.FewestMoves,
+    labels: dict[str, dict[str, Any]],
+    shipped: Collection[str] | None,
 ) -> dict[str, Any] | None:
     """The endpoint x suite grid: a column for each TLS 1.2 suite an endpoint accepts, Selected (in order),
-    then Disabled, then those in neither list (strongest first); a cell says what the suite is to the endpoint."""
+    then Disabled, then those in neither list and those the release does not ship (strongest first); a cell says
+    what the suite is to the endpoint."""
     policy = report.policy
     accepted = {s for f in report.findings for s in f.probe.accepted_tls12}
     if not accepted:
         return None
     listed = set(policy.selected) | set(policy.disabled)
+    unlisted = catalog.strongest_first(s for s in accepted if s not in listed)
     groups = [
         ("Selected", [s for s in policy.selected if s in accepted]),
         ("Disabled", [s for s in policy.disabled if s in accepted]),
-        ("In neither list", catalog.strongest_first(s for s in accepted if s not in listed)),
+        ("In neither list", [s for s in unlisted if shipped is None or s in shipped]),
+        (f"Not in release {policy.release}", [s for s in unlisted if shipped is not None and s not in shipped]),
     ]
     moved = {m.suite for m in fewest.moves}
     columns = [{"name": s, "moved": s in moved} for _, names in groups for s in names]
@@ -170,9 +176,8 @@ def _grid(
         if not probe.accepted_tls12:
             rows.append({**head, "cells": None, "why": probe.reason or "no TLS 1.2 suite known"})
             continue
-        needs = (
-            moves.candidates(policy, probe.client_accepted) if probe.status is EndpointStatus.NO_COMMON_SUITE else {}
-        )
+        no_common = probe.status is EndpointStatus.NO_COMMON_SUITE
+        needs = moves.candidates(policy, probe.client_accepted, shipped) if no_common else {}
         other = set(probe.accepted_other_hello)
         cells = []
         for column in columns:
@@ -233,15 +238,19 @@ def _history_chart(history: Sequence[HistoryPoint]) -> dict[str, Any] | None:
     return {"bars": bars, "width": len(points) * (width + gap), "height": height + 14, "bar": width}
 
 
-def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str:
-    """The whole page as a string; `history` (the runs up to this one, oldest first) draws recent runs."""
+def render(
+    report: VerifyAllReport, history: Sequence[HistoryPoint] = (), shipped: Collection[str] | None = None
+) -> str:
+    """The whole page as a string; `history` (the runs up to this one, oldest first) draws recent runs;
+    `shipped` (the suites the policy's release ships, where known) keeps suites the admin cannot select out of
+    the fewest moves."""
     start = report.usage_period.since if report.usage_period else (report.period_start or report.generated_at)
     since = start.strftime("%Y-%m-%d %H:%M UTC")
     data = encode(report)
     # The JSON document already holds every endpoint's fields: built once, filtered for each section.
     rows = [_endpoint_row(f, fields) for f, fields in zip(report.findings, data["endpoints"], strict=True)]
     without = set(data["without_tls12"])
-    fewest = moves.for_findings(report.policy, report.findings)
+    fewest = moves.for_findings(report.policy, report.findings, shipped)
     groups = [_group(f) for f in report.findings]
     template = environment().get_template("verify_all.html.j2")
     return template.render(
@@ -259,7 +268,7 @@ def render(report: VerifyAllReport, history: Sequence[HistoryPoint] = ()) -> str
         expiring=[r for r in rows if r["certificate_warnings"]],
         endpoints=rows,
         status_options=_status_options(rows),
-        grid=_grid(report, fewest, {r["id"]: r for r in rows}),
+        grid=_grid(report, fewest, {r["id"]: r for r in rows}, shipped),
         chart=_history_chart(history),
         changes=data["drift"]["changes"] if data["drift"] else [],
         previous_run=data["drift"]["previous_run"] if data["drift"] else None,
