@@ -313,7 +313,16 @@ def build(doc: PolicyDocument, releases: Releases) -> Policy:
         selected=names(doc.selected),
         disabled=names(doc.disabled),
         client=doc.client.text if doc.client else releases.client_of(doc.release.text),
+        spellings=tuple({n: s for n, s in map(_spelling, (*doc.selected, *doc.disabled))}.items()),
     )
+
+
+def _spelling(entry: Entry) -> tuple[str, str]:
+    """The suite's IANA name and the file's spelling of it: its JSSE or IANA name as written (upper case);
+    an OpenSSL name or a known misspelling is shown by its JSSE name."""
+    suite = catalog.resolve(entry.text)
+    written = entry.text.upper()
+    return suite.name, written if written in (suite.name, suite.jsse_name) else suite.jsse_name
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,7 @@ def test_tls12_disabled_and_missing_are_errors(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert code == 2
     assert f"{path}:2:12: protocols: TLSv1.2 is missing from the Selected protocols (add TLSv1.2)" in out
-    assert f"{path}:2:45: protocols.disabled.0: TLSv1.2 cannot be disabled" in out
+    assert f"{path}:2:45: protocols.disabled item 1: TLSv1.2 cannot be disabled" in out
     assert "warning: protocols.selected.0: TLSv1.1 is Selected" in out
 
 

@@ -4,21 +4,24 @@ typed settings, the progress line, the notifications after a run, and leaving at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
-from typing import TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from scanner import notify
 from scanner.config import parse_proxy_url
-from scanner.models import ProbeResult, Proxy, VerifyAllReport
-from scanner.report import text
+from scanner.models import Proxy, VerifyAllReport
 from scanner.scan import CONCURRENCY, RATE_PER_SERVER
 from scanner.store import Store
-from scanner.verify import Outputs, ProbeSettings, Progress, UsageError
+from scanner.verify import Outputs, ProbeSettings, UsageError
+
+if TYPE_CHECKING:
+    from scanner.cli.terminal import LiveProgress
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -373,17 +376,20 @@ def outputs(args: argparse.Namespace) -> Outputs:
     return Outputs(out=args.out, db=database(args))
 
 
-def progress_line(args: argparse.Namespace) -> Progress | None:
-    """A progress bar on standard error, when it is a terminal and not turned off."""
+@contextlib.contextmanager
+def progress_line(args: argparse.Namespace) -> Iterator[LiveProgress | None]:
+    """A live progress bar on standard error while the block runs, when standard error is a terminal and the
+    bar is not turned off; the bar's last state stays on the screen."""
     if args.no_progress or not sys.stderr.isatty():
-        return None
+        yield None
+        return
+    from scanner.cli.terminal import LiveProgress
 
-    def show(result: ProbeResult, done: int, total: int) -> None:
-        bar = text.progress_bar(done, total)
-        end = "\n" if done == total else ""
-        print(f"\r{bar}  {result.endpoint_id[:30]:<30}", end=end, file=sys.stderr, flush=True)
-
-    return show
+    progress = LiveProgress(sys.stderr)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def say_interrupted(kept: int) -> None:

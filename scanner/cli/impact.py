@@ -203,7 +203,8 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
     from scanner.probe.prober import SslyzeProber  # sslyze, nassl, cryptography: only when probing
 
     prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
-    results, complete = probe_all(targets, after, prober, probe_settings(args), progress_line(args))
+    with progress_line(args) as progress:
+        results, complete = probe_all(targets, after, prober, probe_settings(args), progress)
     if not complete:
         say_interrupted(len(results))
     by_id = {r.endpoint_id: r for r in results}

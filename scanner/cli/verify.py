@@ -26,6 +26,7 @@ from scanner.cli.common import (
     say_interrupted,
     send_notifications,
 )
+from scanner.cli.terminal import show
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.files import write_atomically
 from scanner.models import Endpoint
@@ -79,9 +80,8 @@ def run_verify_all(
 
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
     partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
-    run = verify_all(
-        endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting, partial, source
-    )
+    with progress_line(args) as progress:
+        run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress, waiting, partial, source)
     if not run.report.complete:
         say_interrupted(len(run.report.findings))
     if args.format == "json":
@@ -89,7 +89,7 @@ def run_verify_all(
     elif args.format == "csv":
         sys.stdout.write(csv_report.render(run.report))
     else:
-        print(text.summary(run.report))
+        show(sys.stdout, text.summary_renderables(run.report))
     where_to = f"Reports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})"
     print(f"\n{where_to}" if args.format == "text" else where_to, file=info_stream(args))
     if run.interrupted:
