@@ -135,7 +135,9 @@ def test_ports_default_by_protocol_and_tls_needs_one(tmp_path: Path) -> None:
     ports = [e.port for e in load_endpoints(write(tmp_path, text))]
     assert ports == [443, 636, 389, 465, 587]
     bare = write(tmp_path, "endpoints:\n  - {id: a, host: a.example, protocol: tls}\n", "bare.yaml")
-    assert "bare.yaml:2:5: endpoints item 1: protocol tls has no default port: add `port:`" in problems(bare, load_endpoints)
+    assert "bare.yaml:2:5: endpoints item 1: protocol tls has no default port: add `port:`" in problems(
+        bare, load_endpoints
+    )
 
 
 def test_proxy_blocks_global_per_endpoint_bypass_and_command_line(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_tls12_disabled_and_missing_are_errors(tmp_path: Path, capsys: pytest.Ca
     assert code == 2
     assert f"{path}:2:12: protocols: TLSv1.2 is missing from the Selected protocols (add TLSv1.2)" in out
     assert f"{path}:2:45: protocols.disabled item 1: TLSv1.2 cannot be disabled" in out
-    assert "warning: protocols.selected.0: TLSv1.1 is Selected" in out
+    assert "warning: protocols.selected item 1: TLSv1.1 is Selected" in out
 
 
 def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,26 +134,28 @@ def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert code == 2
     assert (
-        f"{path}:5:7: warning: cipher_suites.selected.0: Selected is not strongest first: "
+        f"{path}:5:7: warning: cipher_suites.selected item 1: Selected is not strongest first: "
         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 should come before TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
     ) in out
-    assert f"{path}:7:7: cipher_suites.selected.2: ECDHE-RSA-AES256-GCM-SHA384 is listed twice in selected" in out
+    assert f"{path}:7:7: cipher_suites.selected item 3: ECDHE-RSA-AES256-GCM-SHA384 is listed twice in selected" in out
     assert (
-        f"{path}:8:7: cipher_suites.selected.3: unknown cipher suite 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348' "
+        f"{path}:8:7: cipher_suites.selected item 4: unknown cipher suite 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348' "
         "(did you mean TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
     ) in out
     assert (
-        f"{path}:9:7: warning: cipher_suites.selected.4: SSL_RSA_WITH_3DES_EDE_CBC_SHA is not available in release"
+        f"{path}:9:7: warning: cipher_suites.selected item 5: SSL_RSA_WITH_3DES_EDE_CBC_SHA is not available in release"
         in out
     )
-    assert f"{path}:9:7: warning: cipher_suites.selected.4: weak suite Selected (3DES) (move it to Disabled)" in out
     assert (
-        f"{path}:10:7: warning: cipher_suites.selected.5: TLS_RSA_WITH_AES_128_GCM_SHA128 does not exist; "
+        f"{path}:9:7: warning: cipher_suites.selected item 5: weak suite Selected (3DES) (move it to Disabled)" in out
+    )
+    assert (
+        f"{path}:10:7: warning: cipher_suites.selected item 6: TLS_RSA_WITH_AES_128_GCM_SHA128 does not exist; "
         "read as TLS_RSA_WITH_AES_128_GCM_SHA256"
     ) in out
     assert (
-        f"{path}:12:7: cipher_suites.disabled.0: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 is both Selected and Disabled"
-        in out
+        f"{path}:12:7: cipher_suites.disabled item 1: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 "
+        "is both Selected and Disabled" in out
     )
     assert "suggested order: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" in out
 
@@ -166,8 +168,9 @@ def test_a_suite_the_client_lacks_is_said_plainly_not_called_legacy(
     out = capsys.readouterr().out
     assert code == 0
     assert (
-        f"{path}:6:7: warning: cipher_suites.selected.1: TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is not implemented "
-        "by OpenJDK 17 (SunJSSE) (jsse-17): the client never offers it, so no server can ever negotiate it"
+        f"{path}:6:7: warning: cipher_suites.selected item 2: TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 "
+        "is not implemented by OpenJDK 17 (SunJSSE) (jsse-17): the client never offers it, "
+        "so no server can ever negotiate it"
     ) in out
     assert "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is in no release up to 12.0.0.0" in out
     assert "legacy" not in out
@@ -214,9 +217,9 @@ def test_pci_dss_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, path = check(tmp_path, bad, "--profile", "pci-dss-3.1")
     out = capsys.readouterr().out
     assert code == 2
-    assert f"{path}:2:33: protocols.selected.1: pci-dss-3.1: TLSv1.0 is SSL or early TLS" in out
-    assert "cipher_suites.selected.1: pci-dss-3.1: weak suite Selected (3DES)" in out
-    assert "cipher_suites.selected.2: pci-dss-3.1: weak suite Selected (RC4)" in out
+    assert f"{path}:2:33: protocols.selected item 2: pci-dss-3.1: TLSv1.0 is SSL or early TLS" in out
+    assert "cipher_suites.selected item 2: pci-dss-3.1: weak suite Selected (3DES)" in out
+    assert "cipher_suites.selected item 3: pci-dss-3.1: weak suite Selected (RC4)" in out
     assert "pci-dss-3.1: NOT compliant (3 findings)" in out
     assert check(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"]), "--profile", "pci-dss-3.1")[0] == 0
     assert "pci-dss-3.1: compliant" in capsys.readouterr().out
@@ -357,7 +360,7 @@ def test_users_can_add_their_own_release(tmp_path: Path, capsys: pytest.CaptureF
     assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in capsys.readouterr().out
     (releases / "broken.yaml").write_text('release: "14"\navailable: [NOPE]\ndefault_selected: [NOPE]\n')
     assert main(["policy", "releases", "--releases", str(releases)]) == 2
-    assert "broken.yaml:2:13: available.0: unknown cipher suite 'NOPE'" in capsys.readouterr().err
+    assert "broken.yaml:2:13: available item 1: unknown cipher suite 'NOPE'" in capsys.readouterr().err
 
 
 def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
@@ -387,7 +390,7 @@ def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
         ),
         (
             'release: "9.0"\ncipher_suites: {selected: [12]}\n',
-            "cipher_suites.selected.0: Input should be a valid string (write it as text",
+            "cipher_suites.selected item 1: Input should be a valid string (write it as text",
         ),
         ('release: "9.0"\ncipher_suites: [AES128-SHA]\n', "cipher_suites: expected a mapping of keys to values here"),
         ('release: "9.0"\n', "cipher_suites: required field is missing (add `cipher_suites:`)"),

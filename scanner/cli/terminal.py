@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from scanner.models import ProbeResult
@@ -26,10 +27,11 @@ def console(stream: TextIO) -> Console:
     return Console(file=stream, highlight=False, soft_wrap=False)
 
 
-def show(stream: TextIO, renderables: list[RenderableType]) -> None:
-    """Print on a terminal in colour at its width; elsewhere (a pipe, a file, a log) as plain text at
-    $COLUMNS or 80 columns, without the trailing blanks that pad a table's cells."""
+def show(stream: TextIO, make: Callable[[int], list[RenderableType]]) -> None:
+    """Print what `make` lays out for the width: on a terminal in colour at its width; elsewhere (a pipe, a
+    file, a log) as plain text at $COLUMNS or 80 columns, without the trailing blanks that pad table cells."""
     out = console(stream)
+    renderables = make(out.width)
     if out.is_terminal:
         for item in renderables:
             out.print(item)

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
 
+SUITE_WIDTH = 46
+"""The longest IANA or JSSE suite name a Java client offers (TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256) and one."""
+
+
 def change_line(change: Change) -> str:
     """`apns: negotiated TLS_A -> TLS_B`, one change on one line."""
     kind = change.kind.value.replace("_", " ")
@@ -66,17 +70,22 @@ def _details(f: EndpointFinding, spell: Spelling) -> list[tuple[str, str]]:
     return lines
 
 
-def summary_renderables(report: VerifyAllReport) -> list[RenderableType]:
-    """The endpoints table, then the totals and what changed."""
+def summary_renderables(report: VerifyAllReport, width: int) -> list[RenderableType]:
+    """The endpoints table for a screen `width` columns wide, then the totals and what changed."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
 
     spell = policy_spelling(report.policy)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    table.add_column("Endpoint", overflow="fold", ratio=1)
-    table.add_column("Status", no_wrap=True)
-    table.add_column("Suite, or why not", overflow="fold", ratio=3)
+    # The details column is wide enough for the longest suite name, so a name never breaks (the text wraps
+    # between words); the endpoint column takes what is left, up to its longest id.
+    status_width = max((len(verdict(f)[0]) for f in report.findings), default=6)
+    longest_id = max((len(f.endpoint.id) for f in report.findings), default=8)
+    id_width = max(8, min(longest_id, width - status_width - SUITE_WIDTH - 4))
+    table.add_column("Endpoint", overflow="fold", width=id_width)
+    table.add_column("Status", no_wrap=True, width=status_width)
+    table.add_column("Suite, or why not", overflow="fold", width=max(SUITE_WIDTH, width - id_width - status_width - 4))
     for f in report.findings:
         word, style = verdict(f)
         details = Text()
@@ -146,4 +155,4 @@ def render(renderables: list[RenderableType], width: int = 120) -> str:
 
 def summary(report: VerifyAllReport, width: int = 120) -> str:
     """The summary as plain text."""
-    return render(summary_renderables(report), width)
+    return render(summary_renderables(report, width), width)
