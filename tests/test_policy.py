@@ -3,6 +3,7 @@ file, upgrade, Reset to Default, diff, apply and the PCI DSS profile, through th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -147,7 +148,8 @@ def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixtu
         in out
     )
     assert (
-        f"{path}:9:7: warning: cipher_suites.selected item 5: weak suite Selected (3DES) (move it to Disabled)" in out
+        f"{path}:9:7: warning: cipher_suites.selected item 5: insecure suite Selected (3DES) (move it to Disabled)"
+        in out
     )
     assert (
         f"{path}:10:7: warning: cipher_suites.selected item 6: TLS_RSA_WITH_AES_128_GCM_SHA128 does not exist; "
@@ -218,8 +220,8 @@ def test_pci_dss_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     out = capsys.readouterr().out
     assert code == 2
     assert f"{path}:2:33: protocols.selected item 2: pci-dss-3.1: TLSv1.0 is SSL or early TLS" in out
-    assert "cipher_suites.selected item 2: pci-dss-3.1: weak suite Selected (3DES)" in out
-    assert "cipher_suites.selected item 3: pci-dss-3.1: weak suite Selected (RC4)" in out
+    assert "cipher_suites.selected item 2: pci-dss-3.1: insecure suite Selected (3DES)" in out
+    assert "cipher_suites.selected item 3: pci-dss-3.1: insecure suite Selected (RC4)" in out
     assert "pci-dss-3.1: NOT compliant (3 findings)" in out
     assert check(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"]), "--profile", "pci-dss-3.1")[0] == 0
     assert "pci-dss-3.1: compliant" in capsys.readouterr().out
@@ -427,7 +429,7 @@ def test_release_numbers_keep_their_digits(tmp_path: Path, capsys: pytest.Captur
 )
 def test_every_weak_kind_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str) -> None:
     assert check(tmp_path, policy_text([name], release="9.0"))[0] == 0
-    assert f"weak suite Selected ({why}" in capsys.readouterr().out
+    assert f"insecure suite Selected ({why}" in capsys.readouterr().out
 
 
 def test_diff_reports_reordering_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -499,3 +501,27 @@ def test_counts_are_singular_where_one() -> None:
         Problem("p.yaml", 2, 1, "y", "odd", severity=Severity.WARNING),
     ]
     assert problems(one_each, None).splitlines()[-1] == "1 error, 1 warning"
+
+
+def test_show_calls_insecure_exactly_what_check_warns_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One vocabulary: `policy show` never grades a suite in words `policy check` does not use."""
+    from scanner import catalog
+    from scanner.cli import main
+
+    names = [s.jsse_name for s in catalog.all_suites() if s.code < 0xFF00][:200]
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "release: 10.3.0.0\nprotocols: {selected: [TLSv1.2], disabled: []}\ncipher_suites:\n  selected:\n"
+        + "".join(f"    - {n}\n" for n in names)
+        + "  disabled: []\n"
+    )
+    main(["policy", "show", str(path)])
+    shown = capsys.readouterr().out
+    main(["policy", "check", str(path)])
+    checked = capsys.readouterr().out
+    assert " weak " not in shown
+    called_insecure = {
+        int(line.split(".")[0]) for line in shown.splitlines() if re.match(r"\s+\d+\. .* insecure", line)
+    }
+    warned = {int(m[1]) for m in re.finditer(r"selected item (\d+): insecure suite Selected", checked)}
+    assert len(called_insecure) > 20 and called_insecure == warned

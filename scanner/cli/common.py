@@ -144,13 +144,53 @@ def folder_path(value: str) -> Path:
     return path
 
 
+def alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs: object) -> None:
+    """An option's former name, still read (scripts keep working) and never shown: one name per idea."""
+    parser.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+
 def add_releases_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--releases",
+        "--release-dir",
+        dest="releases",
         type=Path,
         default=None,
         metavar="DIR",
-        help="extra release files (*.yaml); also $TLSVERIFY_RELEASES",
+        help="a folder of extra release files (*.yaml); also $TLSVERIFY_RELEASES",
+    )
+    alias(parser, "--releases", "releases", type=Path)
+
+
+def policy_file_argument(parser: argparse.ArgumentParser) -> None:
+    """A policy command's policy file: a positional FILE, as `check`, `upgrade` and `apply` take it."""
+    parser.add_argument(
+        "file", nargs="?", type=Path, default=None, metavar="FILE", help="policy file (default: policy.yaml)"
+    )
+    alias(parser, "--policy", "former_policy", type=Path)
+
+
+def policy_file(args: argparse.Namespace) -> Path:
+    """The policy file of `policy_file_argument`: FILE, else the former --policy, else policy.yaml."""
+    return Path(args.file or getattr(args, "former_policy", None) or "policy.yaml")
+
+
+def add_out_dir_option(parser: argparse.ArgumentParser, reports: str) -> None:
+    """`--out-dir DIR`: the folder a command writes its reports in (a single file is `--output FILE`)."""
+    parser.add_argument(
+        "--out-dir",
+        dest="out",
+        type=folder_path,
+        default=Path("reports"),
+        metavar="DIR",
+        help=f"folder for {reports} (default: reports)",
+    )
+    alias(parser, "--out", "out", type=folder_path)
+
+
+def add_output_option(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    """`-o/--output FILE`: the one file a command writes, instead of standard output."""
+    parser.add_argument(
+        "-o", "--output", type=output_file, default=None, metavar="FILE", help="write to FILE, not standard output"
     )
 
 
@@ -187,7 +227,7 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
             "trust store; an endpoint's own ca_file wins)",
         )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
-    parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
+    add_out_dir_option(parser, "the HTML and JSON reports")
     add_db_option(parser)
     parser.add_argument(
         "--format",

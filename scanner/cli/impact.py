@@ -16,11 +16,13 @@ from scanner.cli.common import (
     ExitCode,
     SubParsers,
     add_db_option,
+    add_output_option,
     add_releases_option,
     database,
     exit_now,
-    output_file,
     outputs,
+    policy_file,
+    policy_file_argument,
     probe_settings,
     progress_line,
     say_interrupted,
@@ -43,8 +45,15 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     change = parser.add_mutually_exclusive_group(required=True)
     change.add_argument("--proposed", type=Path, metavar="FILE", help="a proposed policy file")
     change.add_argument("--reset-to-default", action="store_true", help="the Reset to Default lists")
-    change.add_argument("--upgrade-to", metavar="RELEASE", help="what an upgrade to RELEASE does to the policy")
-    parser.add_argument("--release", help="with --reset-to-default: whose defaults (default: the policy's release)")
+    change.add_argument(
+        "--upgrade", action="store_true", help="what an upgrade to the release --release names does to the policy"
+    )
+    change.add_argument("--upgrade-to", metavar="RELEASE", help=argparse.SUPPRESS)  # former spelling
+    parser.add_argument(
+        "--release",
+        metavar="RELEASE",
+        help="the release: whose Reset to Default lists (default: the policy's release), or the one to upgrade to",
+    )
     parser.add_argument("--rescan", action="store_true", help="probe every endpoint first (a full Verify All)")
     parser.add_argument(
         "--allow-unknown",
@@ -67,7 +76,7 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
 def add_advise_command(sub: SubParsers) -> None:
     text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
     parser = sub.add_parser("advise", help=text, description=text)
-    parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
+    policy_file_argument(parser)
     add_db_option(parser)
     parser.add_argument(
         "--drop",
@@ -76,7 +85,7 @@ def add_advise_command(sub: SubParsers) -> None:
         metavar="ID",
         help="accept losing this endpoint: see what you gain (repeatable)",
     )
-    parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write here, not to stdout")
+    add_output_option(parser)
     add_releases_option(parser)
 
 
@@ -117,7 +126,7 @@ def _proposed(args: argparse.Namespace, current: Policy, releases: rules.Release
         if args.reset_to_default:
             release = args.release or current.release
             return rules.reset_to_default(releases, release), f"Reset to Default ({release})"
-        result = rules.upgrade(current, releases, args.upgrade_to)
+        result = rules.upgrade(current, releases, args.upgrade_to or args.release)
         return result.policy, f"an upgrade to {result.policy.release}"
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -134,8 +143,10 @@ class _PolicyHandshake:
 
 
 def run_impact(args: argparse.Namespace) -> int:
-    if args.release and not args.reset_to_default:
-        raise UsageError("--release goes with --reset-to-default (an upgrade names its release in --upgrade-to)")
+    if args.release and not (args.reset_to_default or args.upgrade):
+        raise UsageError("--release goes with --reset-to-default or --upgrade")
+    if args.upgrade and not args.release:
+        raise UsageError("--upgrade: name the release to upgrade to with --release RELEASE")
     releases = load_releases(args.releases)
     checked = checked_policy(args)
     current = checked.policy
@@ -214,7 +225,8 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
 
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
-    current = load_policy(args.policy, releases)
+    args.file = policy_file(args)
+    current = load_policy(args.file, releases)
     stored = _latest_scan(database(args), rescan_hint=False)
     scanned, scan_time = stored.scanned, stored.time
     for note in stored.notes:
@@ -224,13 +236,11 @@ def run_advise(args: argparse.Namespace) -> int:
     if wrong:
         those = ", ".join(sorted(working)) or "none"
         raise UsageError(
-            f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} (those are: {those})"
+            f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.file} (those are: {those})"
         )
     advice = impact.advise(scanned, current, releases, drop=args.drop)
     if not advice.policy.selected:
-        why = (
-            "every endpoint that works today was dropped" if working else f"no endpoint works today under {args.policy}"
-        )
+        why = "every endpoint that works today was dropped" if working else f"no endpoint works today under {args.file}"
         print(
             f"tlsverify: nothing to advise: {why}, and a policy with no Selected suite connects to nothing "
             "(policy check refuses it). No policy written.",

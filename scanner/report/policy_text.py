@@ -14,7 +14,7 @@ def _suite_line(position: str, name: str, legacy: bool) -> str:
     suite = catalog.resolve(name)
     iana = f"  ({suite.name})" if suite.jsse_name != suite.name else ""
     mark = "  LEGACY: not in this release" if legacy else ""
-    return f"  {position:>3} {suite.jsse_name:<48} {suite.strength.value:<8} {suite.code_hex}{iana}{mark}"
+    return f"  {position:>3} {suite.jsse_name:<48} {suite.code_hex}  {suite.grade:<30}{iana}{mark}".rstrip()
 
 
 def show(policy: Policy, releases: Releases, source: str) -> str:
@@ -130,7 +130,7 @@ def advice_lines(advice: Advice, current: Policy, scan_time: str) -> list[str]:
     for suite, endpoints in advice.kept_for:
         info = catalog.resolve(suite)
         if info.strength is not catalog.Strength.SECURE:
-            lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
+            lines.append(f"{info.jsse_name} ({info.grade}): kept for {', '.join(endpoints) or 'no endpoint'}")
     for suite in advice.legacy:
         lines.append(
             f"{catalog.resolve(suite).jsse_name} is not in release {current.release} (legacy): "
@@ -152,7 +152,7 @@ def drop_gain(dropped: Sequence[str], without: Sequence[str], with_drop: Sequenc
     """What giving up endpoints gains: the Selected suites that can go, and any that come in instead."""
 
     def names(suites: list[str]) -> str:
-        return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in suites)
+        return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).grade})" for s in suites)
 
     gone = [s for s in without if s not in with_drop]
     added = [s for s in with_drop if s not in without]
