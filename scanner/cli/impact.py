@@ -32,6 +32,7 @@ from scanner.config import load_endpoints, load_policy, load_releases, policy_ya
 from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
 from scanner.report import impact_report, policy_text
+from scanner.report.text import count
 from scanner.store import Store
 from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
@@ -194,7 +195,7 @@ def run_impact(args: argparse.Namespace) -> int:
         exit_now(ExitCode.INTERRUPTED)
     if report.unchecked and not args.allow_unknown:
         print(
-            f"tlsverify: {len(report.unchecked)} predictions could not be checked by a real handshake; exit 1 "
+            f"tlsverify: {count(len(report.unchecked), 'prediction')} could not be checked by a real handshake; exit 1 "
             "(--allow-unknown to accept that)",
             file=sys.stderr,
         )
@@ -260,6 +261,9 @@ def run_advise(args: argparse.Namespace) -> int:
         without = impact.advise(scanned, current, releases).policy.selected
         for line in policy_text.drop_gain(args.drop, without, advice.policy.selected):
             print(line, file=sys.stderr)
-    kept = f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints."
+    kept = (
+        f"Selected {count(len(advice.policy.selected), 'suite')}, "
+        f"keeping {count(len(advice.keeps), 'working endpoint')}."
+    )
     print(kept, file=sys.stderr)
     return ExitCode.OK

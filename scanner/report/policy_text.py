@@ -8,6 +8,7 @@ from scanner import catalog, clients
 from scanner.impact import Advice
 from scanner.models import Policy, Problem, Severity
 from scanner.policy import PolicyDiff, Release, Releases, Upgrade
+from scanner.report.text import count
 
 
 def _suite_line(position: str, name: str, legacy: bool) -> str:
@@ -38,13 +39,10 @@ def show(policy: Policy, releases: Releases, source: str) -> str:
     lines += [_suite_line("-", n, n in legacy) for n in policy.disabled] or ["    none"]
     if legacy:
         lines.append(
-            f"{len(legacy)} legacy suites: release {policy.release} does not ship them (the vendor shows them red)."
+            f"{count(len(legacy), 'legacy suite')}: release {policy.release} does not ship "
+            f"{'it' if len(legacy) == 1 else 'them'} (the vendor shows them red)."
         )
     return "\n".join(lines)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def problems(found: Sequence[Problem], profile: str | None) -> str:
@@ -52,10 +50,10 @@ def problems(found: Sequence[Problem], profile: str | None) -> str:
     errors = sum(1 for p in found if p.severity is Severity.ERROR)
     warnings = len(found) - errors
     lines = [str(p) for p in found]
-    lines.append(f"{_count(errors, 'error')}, {_count(warnings, 'warning')}")
+    lines.append(f"{count(errors, 'error')}, {count(warnings, 'warning')}")
     if profile is not None:
         failing = sum(1 for p in found if p.message.startswith(f"{profile}:"))
-        verdict = f"NOT compliant ({_count(failing, 'finding')})" if failing else "compliant"
+        verdict = f"NOT compliant ({count(failing, 'finding')})" if failing else "compliant"
         lines.append(f"{profile}: {verdict}")
     return "\n".join(lines)
 
@@ -65,7 +63,7 @@ def upgrade(result: Upgrade, old: Policy) -> str:
     path = " -> ".join((old.release, *result.path)) if result.path else old.release
     lines = [f"Upgrade {path}: protocols reset to Selected TLSv1.2, none Disabled; both lists kept"]
     if result.dropped:
-        lines.append(f"Dropped {len(result.dropped)} suites removed by a release on the way:")
+        lines.append(f"Dropped {count(len(result.dropped), 'suite')} removed by a release on the way:")
         lines += [f"  {catalog.resolve(n).jsse_name} (was {lst}; removed in {rel})" for n, lst, rel in result.dropped]
     else:
         lines.append("No suite was dropped.")
