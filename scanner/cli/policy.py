@@ -43,7 +43,9 @@ def add_commands(commands: SubParsers) -> None:
         add_releases_option(p)
         return p
 
-    show = parser("show", "both lists in order, with JSSE names, strength and legacy suites marked")
+    show = parser(
+        "show", "both lists in order as the file spells them, with code points, strength and legacy suites marked"
+    )
     policy_file_argument(show)
 
     check = parser("check", "every problem of a policy file at once, each with its place in the file")

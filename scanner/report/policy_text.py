@@ -7,19 +7,24 @@ from collections.abc import Sequence
 from scanner import catalog, clients
 from scanner.impact import Advice
 from scanner.models import Policy, Problem, Severity
+from scanner.naming import Spelling, policy_spelling
 from scanner.policy import PolicyDiff, Release, Releases, Upgrade
 from scanner.report.text import count
 
 
-def _suite_line(position: str, name: str, legacy: bool) -> str:
+def _suite_line(position: str, name: str, legacy: bool, spell: Spelling) -> str:
+    """The suite as the file spells it, its code point and grade, and its other name where it has one."""
     suite = catalog.resolve(name)
-    iana = f"  ({suite.name})" if suite.jsse_name != suite.name else ""
+    shown = spell(name)
+    other = next((n for n in (suite.jsse_name, suite.name) if n != shown), None)
+    also = f"  ({other})" if other else ""
     mark = "  LEGACY: not in this release" if legacy else ""
-    return f"  {position:>3} {suite.jsse_name:<48} {suite.code_hex}  {suite.grade:<30}{iana}{mark}".rstrip()
+    return f"  {position:>3} {shown:<48} {suite.code_hex}  {suite.grade:<30}{also}{mark}".rstrip()
 
 
 def show(policy: Policy, releases: Releases, source: str) -> str:
-    """Both lists in order, with JSSE names, strength, code point and legacy suites marked."""
+    """Both lists in order, as the file spells them, with strength, code point and legacy suites marked."""
+    spell = policy_spelling(policy)
     release = releases.get(policy.release)
     lines = [f"Policy {source}: release {policy.release}"]
     if release is None:
@@ -34,13 +39,13 @@ def show(policy: Policy, releases: Releases, source: str) -> str:
     )
     legacy = {n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release)}
     lines.append(f"Selected ({len(policy.selected)}, the client's preference order):")
-    lines += [_suite_line(f"{i}.", n, n in legacy) for i, n in enumerate(policy.selected, start=1)]
+    lines += [_suite_line(f"{i}.", n, n in legacy, spell) for i, n in enumerate(policy.selected, start=1)]
     lines.append(f"Disabled ({len(policy.disabled)}):")
-    lines += [_suite_line("-", n, n in legacy) for n in policy.disabled] or ["    none"]
+    lines += [_suite_line("-", n, n in legacy, spell) for n in policy.disabled] or ["    none"]
     if legacy:
         lines.append(
             f"{count(len(legacy), 'legacy suite')}: release {policy.release} does not ship "
-            f"{'it' if len(legacy) == 1 else 'them'} (the vendor shows them red)."
+            f"{'it (the vendor shows it' if len(legacy) == 1 else 'them (the vendor shows them'} red)."
         )
     return "\n".join(lines)
 
