@@ -320,7 +320,7 @@ def test_show_marks_legacy_suites(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["policy", "show", "--policy", str(path)]) == 0
     out = capsys.readouterr().out
     assert "SSL_RSA_WITH_3DES_EDE_CBC_SHA" in out and "LEGACY: not in this release" in out
-    assert "1 legacy suites" in out
+    assert "1 legacy suite:" in out
 
 
 # --- apply -----------------------------------------------------------------------------------------

@@ -83,7 +83,8 @@ def test_the_table_wraps_inside_its_columns_and_says_each_status_once(tmp_path: 
     for line in reason_lines:  # ...inside its column, never back to column 0
         assert "ClientHello" not in line[:details_at] and "connection" not in line[:details_at]
         assert line[details_at] != " "
-    assert "legacy-scep-se" in summary and "ng-name" in summary  # a long id wraps inside its own column
+    assert any(line.startswith("legacy-scep") for line in lines)  # a long id wraps inside its own column
+    assert any(line.startswith("long-name ") or line.startswith("ng-name ") for line in lines)
     apns = next(line for line in lines if line.startswith("apns"))
     assert apns.split() == ["apns", "ok", GCM]  # the status once, no `ok apns ok`
     assert "unreachable" in summary and "1 could not be probed (network)" in summary
@@ -91,6 +92,16 @@ def test_the_table_wraps_inside_its_columns_and_says_each_status_once(tmp_path: 
     assert all(line == line.rstrip() for line in lines)
     for name in (GCM, TRIPLE_DES, "TLS_RSA_WITH_AES_128_CBC_SHA"):
         assert name in summary  # a suite name is never broken across lines when the column can hold it
+
+
+@pytest.mark.parametrize("width", [50, 75, 80, 100, 160])
+def test_the_table_fits_any_screen_and_keeps_its_headers_whole(tmp_path: Path, width: int) -> None:
+    lines = text.summary(report(tmp_path, TRIPLE_DES), width=width).splitlines()
+    assert max(len(line) for line in lines) <= width
+    assert lines[0].split() == ["Endpoint", "Status", "Suite,", "or", "why", "not"]
+    assert "…" not in "\n".join(lines)  # nothing cut off: what does not fit wraps
+    if width >= 75:
+        assert any(GCM in line for line in lines)
 
 
 def test_counts_agree_in_number(tmp_path: Path) -> None:

@@ -23,6 +23,10 @@ SUITE_WIDTH = 46
 """The longest IANA or JSSE suite name a Java client offers (TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256) and one."""
 
 
+_GAPS = 6
+"""Columns between the table's three columns: a blank and a cell's padding on each side, twice."""
+
+
 def change_line(change: Change) -> str:
     """`apns: negotiated TLS_A -> TLS_B`, one change on one line."""
     kind = change.kind.value.replace("_", " ")
@@ -79,13 +83,15 @@ def summary_renderables(report: VerifyAllReport, width: int) -> list[RenderableT
     spell = policy_spelling(report.policy)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
     # The details column is wide enough for the longest suite name, so a name never breaks (the text wraps
-    # between words); the endpoint column takes what is left, up to its longest id.
-    status_width = max((len(verdict(f)[0]) for f in report.findings), default=6)
-    longest_id = max((len(f.endpoint.id) for f in report.findings), default=8)
-    id_width = max(8, min(longest_id, width - status_width - SUITE_WIDTH - 4))
+    # between words), on any screen of 75 columns or more; the endpoint column takes what is left, up to its
+    # longest id. A narrower screen folds names rather than cutting them off.
+    status_width = max((len(verdict(f)[0]) for f in report.findings), default=0)
+    status_width = max(status_width, len("Status"))
+    longest_id = max((len(f.endpoint.id) for f in report.findings), default=0)
+    id_width = max(len("Endpoint"), min(longest_id, width - status_width - SUITE_WIDTH - _GAPS))
     table.add_column("Endpoint", overflow="fold", width=id_width)
     table.add_column("Status", no_wrap=True, width=status_width)
-    table.add_column("Suite, or why not", overflow="fold", width=max(SUITE_WIDTH, width - id_width - status_width - 4))
+    table.add_column("Suite, or why not", overflow="fold", width=max(20, width - id_width - status_width - _GAPS))
     for f in report.findings:
         word, style = verdict(f)
         details = Text()
