@@ -55,6 +55,21 @@ class Suite:
         return self.name
 
     @property
+    def insecure(self) -> bool:
+        """Never to be Selected: what `policy check` warns about and `policy show` calls insecure."""
+        return bool(self.flaws) or self.strength is Strength.INSECURE
+
+    @property
+    def grade(self) -> str:
+        """The strength in `policy check`'s words: `insecure (3DES)` for what it warns about, else `secure`,
+        or what the suite lacks (`no forward secrecy`, `no AEAD`)."""
+        if self.insecure:
+            reasons = [flaw for flaw in self.flaws if flaw != "insecure"]
+            return f"insecure ({', '.join(reasons)})" if reasons else "insecure"
+        lacks = [what for what, has in (("no forward secrecy", self.forward_secret), ("no AEAD", self.aead)) if not has]
+        return ", ".join(lacks) or "secure"
+
+    @property
     def code_hex(self) -> str:
         return f"0x{self.code:04X}"
 

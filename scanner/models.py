@@ -129,6 +129,9 @@ class Policy:
     disabled: tuple[str, ...]
     client: str = "jsse-17"
     """The TLS client the lists are for (a profile in `scanner.clients`): what it implements and sends."""
+    spellings: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
+    """(IANA name, the name as the policy file spells it) where the file said: what the terminal shows. Not
+    part of the policy's identity (two files that differ only in spelling hold the same policy)."""
 
 
 class CertificateProblem(StrEnum):
@@ -370,8 +373,21 @@ class Problem:
             if self.column is not None:
                 where += f":{self.column}"
         prefix = "warning: " if self.severity is Severity.WARNING else ""
-        text = f"{where}: {prefix}{self.field + ': ' if self.field else ''}{self.message}"
+        field = shown_field(self.field)
+        text = f"{where}: {prefix}{field + ': ' if field else ''}{self.message}"
         return text + (f" ({self.hint})" if self.hint else "")
+
+
+def shown_field(field: str) -> str:
+    """A field path as a person counts, like the line and column beside it: `endpoints.0.port` is
+    `endpoints item 1, port` (the first item, not the zeroth)."""
+    shown = ""
+    for part in field.split(".") if field else ():
+        if part.isdigit():
+            shown += f" item {int(part) + 1}"
+        else:
+            shown += (", " if shown.endswith(tuple("0123456789")) else "." if shown else "") + part
+    return shown
 
 
 class ConfigError(Exception):

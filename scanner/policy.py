@@ -218,10 +218,10 @@ def _check_protocols(doc: PolicyDocument) -> list[Problem]:
 def _check_selected_strength(doc: PolicyDocument, selected: list[tuple[Entry, str]], strict: bool) -> list[Problem]:
     problems = []
     for entry, name in selected:
-        reasons = list(catalog.resolve(name).flaws)
-        if reasons and not strict:  # under a compliance profile the profile reports them as errors
-            hint = "move it to Disabled"
-            problems.append(_problem(doc, entry, f"weak suite Selected ({', '.join(reasons)})", hint, True))
+        suite = catalog.resolve(name)
+        if suite.insecure and not strict:  # under a compliance profile the profile reports them as errors
+            message = suite.grade.replace("insecure", "insecure suite Selected", 1)  # `policy show`'s words
+            problems.append(_problem(doc, entry, message, "move it to Disabled", True))
     names = [name for _, name in selected]
     better = suggested_order(names)
     if better != names:
@@ -250,9 +250,9 @@ def compliance(doc: PolicyDocument, profile: str) -> list[Problem]:
             problems.append(_problem(doc, entry, f"{profile}: this profile allows TLS 1.2 only", "disable TLSv1.3"))
     for entry in doc.selected:
         suite = catalog.find(entry.text)
-        if suite is not None and suite.flaws:
-            reasons = ", ".join(suite.flaws)
-            problems.append(_problem(doc, entry, f"{profile}: weak suite Selected ({reasons})", "move it to Disabled"))
+        if suite is not None and suite.insecure:
+            message = f"{profile}: {suite.grade.replace('insecure', 'insecure suite Selected', 1)}"
+            problems.append(_problem(doc, entry, message, "move it to Disabled"))
     return problems
 
 
@@ -313,7 +313,16 @@ def build(doc: PolicyDocument, releases: Releases) -> Policy:
         selected=names(doc.selected),
         disabled=names(doc.disabled),
         client=doc.client.text if doc.client else releases.client_of(doc.release.text),
+        spellings=tuple({n: s for n, s in map(_spelling, (*doc.selected, *doc.disabled))}.items()),
     )
+
+
+def _spelling(entry: Entry) -> tuple[str, str]:
+    """The suite's IANA name and the file's spelling of it: its JSSE or IANA name as written (upper case);
+    an OpenSSL name or a known misspelling is shown by its JSSE name."""
+    suite = catalog.resolve(entry.text)
+    written = entry.text.upper()
+    return suite.name, written if written in (suite.name, suite.jsse_name) else suite.jsse_name
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,8 @@ class ScanSettings:
 
 
 Progress = Callable[[ProbeResult], None]
+Connected = Callable[[str], None]
+"""Called from a worker thread as an endpoint's probe opens a connection (its id), for a live progress bar."""
 
 
 _JITTER = 1.05
@@ -137,6 +139,7 @@ async def scan(
     prober: Prober,
     settings: ScanSettings,
     progress: Progress | None = None,
+    connected: Connected | None = None,
 ) -> list[ProbeResult]:
     """Probe every endpoint; results come back in the order of `endpoints`, each a value, never an error."""
     loop = asyncio.get_running_loop()
@@ -156,7 +159,8 @@ async def scan(
 
         def work(endpoint: Endpoint, limits: tuple[Window, ...], started: list[float]) -> ProbeResult:
             started.append(time.monotonic())
-            return prober.probe(endpoint, policy, _gate(limits, started[0], settings.deadline_s))
+            hook = functools.partial(connected, endpoint.id) if connected is not None else None
+            return prober.probe(endpoint, policy, _gate(limits, started[0], settings.deadline_s, hook))
 
         async def one(endpoint: Endpoint) -> ProbeResult:
             address, resolved = await _server_address(loop, endpoint, settings.deadline_s, pool)
@@ -214,13 +218,17 @@ def _failed(endpoint: Endpoint, status: EndpointStatus, reason: str, started: fl
     return ProbeResult(endpoint.id, status, reason, duration_s=round(time.monotonic() - started, 3))
 
 
-def _gate(limits: Sequence[Window], started: float, deadline_s: float) -> Gate:
+def _gate(
+    limits: Sequence[Window], started: float, deadline_s: float, connected: Callable[[], None] | None = None
+) -> Gate:
     def gate() -> float:
         while True:
             remaining = deadline_s - (time.monotonic() - started)
             if remaining <= 0:
                 raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded")
             if Window.take_together(limits):
+                if connected is not None:
+                    connected()
                 return max(0.001, deadline_s - (time.monotonic() - started))
             if remaining <= _RETRY_S:
                 raise DeadlineExceeded(f"endpoint deadline of {deadline_s:g} s exceeded waiting for the rate limit")

@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from scanner import drift, findings
 from scanner import policy as policy_rules
@@ -126,8 +127,17 @@ def select_endpoints(endpoints: Sequence[Endpoint], only: Sequence[str], path: P
     return [e for e in endpoints if e.id in only]
 
 
-Progress = Callable[[ProbeResult, int, int], None]
-"""Called as each endpoint finishes: its result, how many are done, how many there are."""
+class Progress(Protocol):
+    """What a run shows while it goes on: called from the scan's threads."""
+
+    def started(self, total: int) -> None:
+        """The probing starts: `total` endpoints (each address of a name, with --all-addresses)."""
+
+    def connected(self, endpoint_id: str) -> None:
+        """An endpoint's probe opened a connection (from the worker thread probing it)."""
+
+    def finished(self, result: ProbeResult, done: int, total: int) -> None:
+        """An endpoint finished: its result, how many are done, how many there are."""
 
 
 def probe_all(
@@ -143,10 +153,14 @@ def probe_all(
     def finished(result: ProbeResult) -> None:
         done.append(result)
         if progress is not None:
-            progress(result, len(done), len(endpoints))
+            progress.finished(result, len(done), len(endpoints))
 
+    connected = None
+    if progress is not None:
+        progress.started(len(endpoints))
+        connected = progress.connected
     try:
-        return asyncio.run(scan(list(endpoints), policy, prober, settings.scan, finished)), True
+        return asyncio.run(scan(list(endpoints), policy, prober, settings.scan, finished, connected)), True
     except KeyboardInterrupt:
         return list(done), False
 

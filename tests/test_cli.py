@@ -354,3 +354,110 @@ def test_demo_keep_running_leaves_the_lab_up_for_the_commands_it_prints(
             demo.kill()
     assert demo.returncode == 0, err
     assert "Demo lab stopped." in out
+
+
+# --- conventions: examples, exit codes, one name per idea, completion ------------------------------------------
+
+
+def test_every_command_s_help_has_examples_that_parse_and_its_exit_codes() -> None:
+    import argparse
+    import shlex
+
+    from scanner.cli import build_parser
+    from scanner.cli.examples import EXAMPLES, commands
+
+    parser = build_parser()
+    leaves = [
+        (path, sub)
+        for path, sub in commands(parser)
+        if not any(isinstance(a, argparse._SubParsersAction) for a in sub._actions)
+    ]
+    assert {path for path, _ in leaves} <= set(EXAMPLES), "a command without examples"
+    for path, sub in leaves:
+        help_text = sub.format_help()
+        assert "examples:\n  tlsverify " in help_text and "exit codes:\n  0 " in help_text, path
+    for path, lines in EXAMPLES.items():
+        for line in lines:
+            words = shlex.split(line.split("  #")[0].split(" > ")[0])
+            assert words[0] == "tlsverify" and " ".join(words[1:]).startswith(path), line
+            try:
+                parser.parse_args(words[1:])
+            except SystemExit as exc:  # pragma: no cover - the failure message says which example
+                raise AssertionError(f"the example does not parse: {line}") from exc
+
+
+def visible_options() -> dict[str, set[str]]:
+    """Every option string shown in some --help, with the metavars it is shown with."""
+    import argparse
+
+    from scanner.cli import build_parser
+    from scanner.cli.examples import commands
+
+    shown: dict[str, set[str]] = {}
+    for _, sub in commands(build_parser()):
+        for action in sub._actions:
+            if action.help != argparse.SUPPRESS:
+                for option in action.option_strings:
+                    shown.setdefault(option, set()).add(str(action.metavar))
+    return shown
+
+
+def test_one_name_per_idea() -> None:
+    shown = visible_options()
+    for former in ("--out", "--to", "--releases", "--upgrade-to"):
+        assert former not in shown
+    assert all(len(metavars) == 1 for metavars in shown.values()), shown  # one option, one kind of value
+    folders = {option for option, metavars in shown.items() if metavars == {"DIR"}}
+    assert folders == {"--out-dir", "--release-dir"}
+    assert shown["--release"] == {"RELEASE"} and shown["--output"] == {"FILE"}
+
+
+def test_former_option_names_still_work() -> None:
+    from scanner.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["verify-all", "--out", "r2"]).out == Path("r2")
+    assert parser.parse_args(["verify-all", "--out-dir", "r3"]).out == Path("r3")
+    assert parser.parse_args(["policy", "upgrade", "p.yaml", "--to", "12.0.0.0"]).to == "12.0.0.0"
+    assert parser.parse_args(["policy", "releases", "--releases", "d"]).releases == Path("d")
+    from scanner.cli.common import policy_file
+
+    assert policy_file(parser.parse_args(["policy", "show", "--policy", "old.yaml"])) == Path("old.yaml")
+    assert policy_file(parser.parse_args(["policy", "advise", "--policy", "old.yaml"])) == Path("old.yaml")
+    assert policy_file(parser.parse_args(["policy", "show", "new.yaml"])) == Path("new.yaml")
+    assert policy_file(parser.parse_args(["policy", "show"])) == Path("policy.yaml")
+    assert parser.parse_args(["impact", "--upgrade-to", "12.0.0.0"]).upgrade_to == "12.0.0.0"
+
+
+def test_policy_upgrade_and_impact_upgrade_name_the_release_alike(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["policy", "upgrade", str(ROOT / "policy.yaml")]) == 2
+    assert "name the release to upgrade to with --release" in capsys.readouterr().err
+    assert main(["policy", "upgrade", str(ROOT / "policy.yaml"), "--release", "12.0.0.0"]) == 0
+    assert "12.0.0.0" in capsys.readouterr().out
+    assert main(["impact", "--upgrade", "--policy", str(ROOT / "policy.yaml")]) == 2
+    assert "--upgrade: name the release" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
+def test_bash_completes_commands_options_and_files(tmp_path: Path) -> None:
+    script = tmp_path / "tlsverify.bash"
+    generated = subprocess.run([sys.executable, "-m", "scanner", "completion", "bash"], capture_output=True, text=True)
+    assert generated.returncode == 0
+    script.write_text(generated.stdout)
+    (tmp_path / "policy-a.yaml").write_text("")
+
+    def complete(*words: str) -> list[str]:
+        line = " ".join(("tlsverify", *words))
+        program = (
+            f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words)}; COMP_LINE='{line}'; "
+            f"COMP_POINT={len(line)}; _shtab_tlsverify; printf '%s\\n' \"${{COMPREPLY[@]}}\""
+        )
+        done = subprocess.run(["bash", "-c", program], cwd=tmp_path, capture_output=True, text=True, check=True)
+        return done.stdout.split()
+
+    assert "verify-all" in complete("ver")
+    assert complete("policy", "ch") == ["check"]
+    assert "--out-dir" in complete("verify-all", "--out")
+    assert "policy-a.yaml" in complete("policy", "check", "pol")

@@ -68,7 +68,7 @@ cipher_suites:
 """,
     )
     message = problems(path, load_policy)
-    assert f"{path}:5:7: cipher_suites.selected.1: unknown cipher suite" in message
+    assert f"{path}:5:7: cipher_suites.selected item 2: unknown cipher suite" in message
     assert "did you mean TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in message
 
 
@@ -106,11 +106,11 @@ def test_every_endpoint_problem_at_once(tmp_path: Path) -> None:
 """,
     )
     message = problems(path, load_endpoints)
-    assert f"{path}:2:40: endpoints.0.port:" in message
-    assert f"{path}:3:45: endpoints.1.protocl: unknown key (did you mean 'protocol'?)" in message
-    assert "endpoints.2.port" in message
-    assert "endpoints.3.ip" in message
-    assert "endpoints.4.host" in message and "endpoints.5.host" in message
+    assert f"{path}:2:40: endpoints item 1, port:" in message
+    assert f"{path}:3:45: endpoints item 2, protocl: unknown key (did you mean 'protocol'?)" in message
+    assert "endpoints item 3, port" in message
+    assert "endpoints item 4, ip" in message
+    assert "endpoints item 5, host" in message and "endpoints item 6, host" in message
 
 
 def test_duplicate_ids(tmp_path: Path) -> None:
@@ -121,7 +121,7 @@ def test_duplicate_ids(tmp_path: Path) -> None:
   - {id: a, host: b.example.com, port: 443}
 """,
     )
-    assert f"{path}:3:10: endpoints.1.id: duplicate id 'a'" in problems(path, load_endpoints)
+    assert f"{path}:3:10: endpoints item 2, id: duplicate id 'a'" in problems(path, load_endpoints)
 
 
 def test_an_unknown_protocol_lists_the_known_ones(tmp_path: Path) -> None:
@@ -135,7 +135,9 @@ def test_ports_default_by_protocol_and_tls_needs_one(tmp_path: Path) -> None:
     ports = [e.port for e in load_endpoints(write(tmp_path, text))]
     assert ports == [443, 636, 389, 465, 587]
     bare = write(tmp_path, "endpoints:\n  - {id: a, host: a.example, protocol: tls}\n", "bare.yaml")
-    assert "bare.yaml:2:5: endpoints.0: protocol tls has no default port: add `port:`" in problems(bare, load_endpoints)
+    assert "bare.yaml:2:5: endpoints item 1: protocol tls has no default port: add `port:`" in problems(
+        bare, load_endpoints
+    )
 
 
 def test_proxy_blocks_global_per_endpoint_bypass_and_command_line(tmp_path: Path) -> None:

@@ -623,7 +623,7 @@ def test_impact_verify_that_could_check_nothing_does_not_pass(
     capsys.readouterr()
     assert main(["impact", "--reset-to-default", "--verify", *common]) == 1
     captured = capsys.readouterr()
-    assert "1 predictions could not be checked by a real handshake" in captured.err
+    assert "1 prediction could not be checked by a real handshake" in captured.err
     assert "handshake: could not check" in captured.out
     assert main(["impact", "--reset-to-default", "--verify", *common, "--allow-unknown"]) == 0
 

@@ -177,8 +177,8 @@ def test_the_advisors_policy_breaks_nothing_it_promised(
     db = str(tmp_path / "out" / "tlsverify.sqlite")
     assert main(["policy", "advise", "--policy", str(current), "--db", db, "--output", str(advice)]) == 0
     err = capsys.readouterr().err
-    assert "TLS_RSA_WITH_AES_256_GCM_SHA384 (weak): kept for scep\n" in err  # scep's strongest suite
-    assert "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA (weak): kept for smtps\n" in err  # smtps' strongest
+    assert "TLS_RSA_WITH_AES_256_GCM_SHA384 (no forward secrecy): kept for scep\n" in err  # scep's strongest suite
+    assert "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA (no AEAD): kept for smtps\n" in err  # smtps' strongest
     assert main(["policy", "check", str(advice)]) == 0  # ready for policy check
     advised = load_policy(advice)
     assert "TLS_RSA_WITH_AES_256_GCM_SHA384" in advised.selected
@@ -201,7 +201,7 @@ def test_the_advisors_policy_breaks_nothing_it_promised(
     # Giving up scep buys dropping its weak TLS_RSA_* suite.
     assert main(["policy", "advise", "--policy", str(current), "--db", db, "--drop", "scep"]) == 0
     out, err = capsys.readouterr()
-    assert "Giving up scep lets you disable: TLS_RSA_WITH_AES_256_GCM_SHA384 (weak)" in err
+    assert "Giving up scep lets you disable: TLS_RSA_WITH_AES_256_GCM_SHA384 (no forward secrecy)" in err
     selected_part = out.split("cipher_suites:")[1].split("disabled:")[0]
     assert (
         "TLS_RSA_WITH_AES_256_GCM_SHA384" not in selected_part

@@ -609,7 +609,7 @@ def test_proxy_on_the_command_line(
     args = ["--endpoints", str(endpoints), "--policy", str(ROOT / "policy.yaml"), "--out", str(out), "--no-progress"]
     before = len(proxies["open"].requests())
     assert main(["verify-all", *args, "--proxy", f"http://127.0.0.1:{proxies['open'].port}"]) == 0
-    assert f"(via proxy 127.0.0.1:{proxies['open'].port})" in capsys.readouterr().out
+    assert f"via proxy 127.0.0.1:{proxies['open'].port}" in capsys.readouterr().out
     assert len(proxies["open"].requests()) - before == target.connections > 0
     assert main(["verify-all", *args, "--proxy", "http://alice:s3cr3t@127.0.0.1:3128"]) == 2
     said = capsys.readouterr().err

@@ -29,6 +29,8 @@ HOMES: dict[str, tuple[str, ...]] = {
     "aiosmtpd": ("lab/smtp.py",),
     "apprise": ("notify.py",),
     "croniter": ("schedule.py",),
+    "rich": ("report/text.py", "cli/terminal.py"),
+    "shtab": ("cli/completion.py",),
     "argparse": ("cli/",),
 }
 
@@ -54,6 +56,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
     ),
     "report/": ("scanner.probe.", "scanner.store", "scanner.scan", "scanner.verify", "scanner.config"),
     "verify.py": ("scanner.cli",),
+    "naming.py": ("scanner.probe.", "scanner.store", "scanner.report.", "scanner.config"),
 }
 
 
@@ -136,7 +139,7 @@ def test_nothing_below_the_command_line_imports_it() -> None:
     assert not wrong, wrong
 
 
-HEAVY_AT_START = ("pydantic", "sslyze", "nassl", "jinja2", "cryptodatahub", "cryptography", "apprise")
+HEAVY_AT_START = ("pydantic", "sslyze", "nassl", "jinja2", "cryptodatahub", "cryptography", "apprise", "rich")
 """Libraries a command pays for only when it uses them: together 0.5 s of every start (issue 13)."""
 
 

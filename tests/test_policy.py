@@ -3,6 +3,7 @@ file, upgrade, Reset to Default, diff, apply and the PCI DSS profile, through th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -114,8 +115,8 @@ def test_tls12_disabled_and_missing_are_errors(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert code == 2
     assert f"{path}:2:12: protocols: TLSv1.2 is missing from the Selected protocols (add TLSv1.2)" in out
-    assert f"{path}:2:45: protocols.disabled.0: TLSv1.2 cannot be disabled" in out
-    assert "warning: protocols.selected.0: TLSv1.1 is Selected" in out
+    assert f"{path}:2:45: protocols.disabled item 1: TLSv1.2 cannot be disabled" in out
+    assert "warning: protocols.selected item 1: TLSv1.1 is Selected" in out
 
 
 def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -134,26 +135,29 @@ def test_every_suite_problem_at_once(tmp_path: Path, capsys: pytest.CaptureFixtu
     out = capsys.readouterr().out
     assert code == 2
     assert (
-        f"{path}:5:7: warning: cipher_suites.selected.0: Selected is not strongest first: "
+        f"{path}:5:7: warning: cipher_suites.selected item 1: Selected is not strongest first: "
         "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 should come before TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
     ) in out
-    assert f"{path}:7:7: cipher_suites.selected.2: ECDHE-RSA-AES256-GCM-SHA384 is listed twice in selected" in out
+    assert f"{path}:7:7: cipher_suites.selected item 3: ECDHE-RSA-AES256-GCM-SHA384 is listed twice in selected" in out
     assert (
-        f"{path}:8:7: cipher_suites.selected.3: unknown cipher suite 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348' "
+        f"{path}:8:7: cipher_suites.selected item 4: unknown cipher suite 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA348' "
         "(did you mean TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
     ) in out
     assert (
-        f"{path}:9:7: warning: cipher_suites.selected.4: SSL_RSA_WITH_3DES_EDE_CBC_SHA is not available in release"
+        f"{path}:9:7: warning: cipher_suites.selected item 5: SSL_RSA_WITH_3DES_EDE_CBC_SHA is not available in release"
         in out
     )
-    assert f"{path}:9:7: warning: cipher_suites.selected.4: weak suite Selected (3DES) (move it to Disabled)" in out
     assert (
-        f"{path}:10:7: warning: cipher_suites.selected.5: TLS_RSA_WITH_AES_128_GCM_SHA128 does not exist; "
+        f"{path}:9:7: warning: cipher_suites.selected item 5: insecure suite Selected (3DES) (move it to Disabled)"
+        in out
+    )
+    assert (
+        f"{path}:10:7: warning: cipher_suites.selected item 6: TLS_RSA_WITH_AES_128_GCM_SHA128 does not exist; "
         "read as TLS_RSA_WITH_AES_128_GCM_SHA256"
     ) in out
     assert (
-        f"{path}:12:7: cipher_suites.disabled.0: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 is both Selected and Disabled"
-        in out
+        f"{path}:12:7: cipher_suites.disabled item 1: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 "
+        "is both Selected and Disabled" in out
     )
     assert "suggested order: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384, TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256" in out
 
@@ -166,8 +170,9 @@ def test_a_suite_the_client_lacks_is_said_plainly_not_called_legacy(
     out = capsys.readouterr().out
     assert code == 0
     assert (
-        f"{path}:6:7: warning: cipher_suites.selected.1: TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is not implemented "
-        "by OpenJDK 17 (SunJSSE) (jsse-17): the client never offers it, so no server can ever negotiate it"
+        f"{path}:6:7: warning: cipher_suites.selected item 2: TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 "
+        "is not implemented by OpenJDK 17 (SunJSSE) (jsse-17): the client never offers it, "
+        "so no server can ever negotiate it"
     ) in out
     assert "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256 is in no release up to 12.0.0.0" in out
     assert "legacy" not in out
@@ -214,9 +219,9 @@ def test_pci_dss_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     code, path = check(tmp_path, bad, "--profile", "pci-dss-3.1")
     out = capsys.readouterr().out
     assert code == 2
-    assert f"{path}:2:33: protocols.selected.1: pci-dss-3.1: TLSv1.0 is SSL or early TLS" in out
-    assert "cipher_suites.selected.1: pci-dss-3.1: weak suite Selected (3DES)" in out
-    assert "cipher_suites.selected.2: pci-dss-3.1: weak suite Selected (RC4)" in out
+    assert f"{path}:2:33: protocols.selected item 2: pci-dss-3.1: TLSv1.0 is SSL or early TLS" in out
+    assert "cipher_suites.selected item 2: pci-dss-3.1: insecure suite Selected (3DES)" in out
+    assert "cipher_suites.selected item 3: pci-dss-3.1: insecure suite Selected (RC4)" in out
     assert "pci-dss-3.1: NOT compliant (3 findings)" in out
     assert check(tmp_path, policy_text(["ECDHE-RSA-AES128-GCM-SHA256"]), "--profile", "pci-dss-3.1")[0] == 0
     assert "pci-dss-3.1: compliant" in capsys.readouterr().out
@@ -315,7 +320,7 @@ def test_show_marks_legacy_suites(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert main(["policy", "show", "--policy", str(path)]) == 0
     out = capsys.readouterr().out
     assert "SSL_RSA_WITH_3DES_EDE_CBC_SHA" in out and "LEGACY: not in this release" in out
-    assert "1 legacy suites" in out
+    assert "1 legacy suite:" in out
 
 
 # --- apply -----------------------------------------------------------------------------------------
@@ -357,7 +362,7 @@ def test_users_can_add_their_own_release(tmp_path: Path, capsys: pytest.CaptureF
     assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" in capsys.readouterr().out
     (releases / "broken.yaml").write_text('release: "14"\navailable: [NOPE]\ndefault_selected: [NOPE]\n')
     assert main(["policy", "releases", "--releases", str(releases)]) == 2
-    assert "broken.yaml:2:13: available.0: unknown cipher suite 'NOPE'" in capsys.readouterr().err
+    assert "broken.yaml:2:13: available item 1: unknown cipher suite 'NOPE'" in capsys.readouterr().err
 
 
 def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
@@ -387,7 +392,7 @@ def test_documents_keep_places_for_messages(tmp_path: Path) -> None:
         ),
         (
             'release: "9.0"\ncipher_suites: {selected: [12]}\n',
-            "cipher_suites.selected.0: Input should be a valid string (write it as text",
+            "cipher_suites.selected item 1: Input should be a valid string (write it as text",
         ),
         ('release: "9.0"\ncipher_suites: [AES128-SHA]\n', "cipher_suites: expected a mapping of keys to values here"),
         ('release: "9.0"\n', "cipher_suites: required field is missing (add `cipher_suites:`)"),
@@ -424,7 +429,7 @@ def test_release_numbers_keep_their_digits(tmp_path: Path, capsys: pytest.Captur
 )
 def test_every_weak_kind_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, why: str) -> None:
     assert check(tmp_path, policy_text([name], release="9.0"))[0] == 0
-    assert f"weak suite Selected ({why}" in capsys.readouterr().out
+    assert f"insecure suite Selected ({why}" in capsys.readouterr().out
 
 
 def test_diff_reports_reordering_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -496,3 +501,27 @@ def test_counts_are_singular_where_one() -> None:
         Problem("p.yaml", 2, 1, "y", "odd", severity=Severity.WARNING),
     ]
     assert problems(one_each, None).splitlines()[-1] == "1 error, 1 warning"
+
+
+def test_show_calls_insecure_exactly_what_check_warns_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One vocabulary: `policy show` never grades a suite in words `policy check` does not use."""
+    from scanner import catalog
+    from scanner.cli import main
+
+    names = [s.jsse_name for s in catalog.all_suites() if s.code < 0xFF00][:200]
+    path = tmp_path / "policy.yaml"
+    path.write_text(
+        "release: 10.3.0.0\nprotocols: {selected: [TLSv1.2], disabled: []}\ncipher_suites:\n  selected:\n"
+        + "".join(f"    - {n}\n" for n in names)
+        + "  disabled: []\n"
+    )
+    main(["policy", "show", str(path)])
+    shown = capsys.readouterr().out
+    main(["policy", "check", str(path)])
+    checked = capsys.readouterr().out
+    assert " weak " not in shown
+    called_insecure = {
+        int(line.split(".")[0]) for line in shown.splitlines() if re.match(r"\s+\d+\. .* insecure", line)
+    }
+    warned = {int(m[1]) for m in re.finditer(r"selected item (\d+): insecure suite Selected", checked)}
+    assert len(called_insecure) > 20 and called_insecure == warned

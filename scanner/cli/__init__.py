@@ -14,8 +14,9 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from scanner.cli import history, impact, init, policy, schedule, verify
-from scanner.cli.common import EXIT_CODES, ExitCode, add_scan_options, exit_now
+from scanner.cli import completion, history, impact, init, policy, schedule, verify
+from scanner.cli.common import ExitCode, add_scan_options, exit_now
+from scanner.cli.examples import add_examples
 from scanner.models import ConfigError
 from scanner.probe import defer_sslyze_init
 from scanner.store import StoreError
@@ -26,8 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tlsverify",
         description="Which external TLS servers can this client still talk to under its cipher policy?",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action=_Version, help="print the versions of tlsverify and its probe, and exit")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -37,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     policy.add_commands(commands)
     history.add_commands(commands)
     schedule.add_commands(commands)
+    completion.add_command(commands)
+    add_examples(parser)
     return parser
 
 
@@ -73,6 +74,7 @@ _COMMANDS = {
     "diff": history.diff_command,
     "usage": history.usage_command,
     "prune": history.prune_command,
+    "completion": completion.run,
 }
 
 

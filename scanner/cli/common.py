@@ -4,21 +4,24 @@ typed settings, the progress line, the notifications after a run, and leaving at
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import IntEnum
 from pathlib import Path
-from typing import TextIO, TypeAlias
+from typing import TYPE_CHECKING, TextIO, TypeAlias
 
 from scanner import notify
 from scanner.config import parse_proxy_url
-from scanner.models import ProbeResult, Proxy, VerifyAllReport
-from scanner.report import text
+from scanner.models import Proxy, VerifyAllReport
 from scanner.scan import CONCURRENCY, RATE_PER_SERVER
 from scanner.store import Store
-from scanner.verify import Outputs, ProbeSettings, Progress, UsageError
+from scanner.verify import Outputs, ProbeSettings, UsageError
+
+if TYPE_CHECKING:
+    from scanner.cli.terminal import LiveProgress
 
 SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
@@ -141,13 +144,53 @@ def folder_path(value: str) -> Path:
     return path
 
 
+def alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs: object) -> None:
+    """An option's former name, still read (scripts keep working) and never shown: one name per idea."""
+    parser.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
+
+
 def add_releases_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--releases",
+        "--release-dir",
+        dest="releases",
         type=Path,
         default=None,
         metavar="DIR",
-        help="extra release files (*.yaml); also $TLSVERIFY_RELEASES",
+        help="a folder of extra release files (*.yaml); also $TLSVERIFY_RELEASES",
+    )
+    alias(parser, "--releases", "releases", type=Path)
+
+
+def policy_file_argument(parser: argparse.ArgumentParser) -> None:
+    """A policy command's policy file: a positional FILE, as `check`, `upgrade` and `apply` take it."""
+    parser.add_argument(
+        "file", nargs="?", type=Path, default=None, metavar="FILE", help="policy file (default: policy.yaml)"
+    )
+    alias(parser, "--policy", "former_policy", type=Path)
+
+
+def policy_file(args: argparse.Namespace) -> Path:
+    """The policy file of `policy_file_argument`: FILE, else the former --policy, else policy.yaml."""
+    return Path(args.file or getattr(args, "former_policy", None) or "policy.yaml")
+
+
+def add_out_dir_option(parser: argparse.ArgumentParser, reports: str) -> None:
+    """`--out-dir DIR`: the folder a command writes its reports in (a single file is `--output FILE`)."""
+    parser.add_argument(
+        "--out-dir",
+        dest="out",
+        type=folder_path,
+        default=Path("reports"),
+        metavar="DIR",
+        help=f"folder for {reports} (default: reports)",
+    )
+    alias(parser, "--out", "out", type=folder_path)
+
+
+def add_output_option(parser: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
+    """`-o/--output FILE`: the one file a command writes, instead of standard output."""
+    parser.add_argument(
+        "-o", "--output", type=output_file, default=None, metavar="FILE", help="write to FILE, not standard output"
     )
 
 
@@ -184,7 +227,7 @@ def add_scan_options(parser: argparse.ArgumentParser, with_inputs: bool = True) 
             "trust store; an endpoint's own ca_file wins)",
         )
     parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="policy file (default: policy.yaml)")
-    parser.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
+    add_out_dir_option(parser, "the HTML and JSON reports")
     add_db_option(parser)
     parser.add_argument(
         "--format",
@@ -373,17 +416,20 @@ def outputs(args: argparse.Namespace) -> Outputs:
     return Outputs(out=args.out, db=database(args))
 
 
-def progress_line(args: argparse.Namespace) -> Progress | None:
-    """A progress bar on standard error, when it is a terminal and not turned off."""
+@contextlib.contextmanager
+def progress_line(args: argparse.Namespace) -> Iterator[LiveProgress | None]:
+    """A live progress bar on standard error while the block runs, when standard error is a terminal and the
+    bar is not turned off; the bar's last state stays on the screen."""
     if args.no_progress or not sys.stderr.isatty():
-        return None
+        yield None
+        return
+    from scanner.cli.terminal import LiveProgress
 
-    def show(result: ProbeResult, done: int, total: int) -> None:
-        bar = text.progress_bar(done, total)
-        end = "\n" if done == total else ""
-        print(f"\r{bar}  {result.endpoint_id[:30]:<30}", end=end, file=sys.stderr, flush=True)
-
-    return show
+    progress = LiveProgress(sys.stderr)
+    try:
+        yield progress
+    finally:
+        progress.close()
 
 
 def say_interrupted(kept: int) -> None:

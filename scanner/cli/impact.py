@@ -16,11 +16,13 @@ from scanner.cli.common import (
     ExitCode,
     SubParsers,
     add_db_option,
+    add_output_option,
     add_releases_option,
     database,
     exit_now,
-    output_file,
     outputs,
+    policy_file,
+    policy_file_argument,
     probe_settings,
     progress_line,
     say_interrupted,
@@ -30,6 +32,7 @@ from scanner.config import load_endpoints, load_policy, load_releases, policy_ya
 from scanner.models import Endpoint, Policy, ProbeResult
 from scanner.probe.contract import Gate
 from scanner.report import impact_report, policy_text
+from scanner.report.text import count
 from scanner.store import Store
 from scanner.verify import UsageError, check_outputs, probe_all, select_endpoints, write_report, write_reports
 
@@ -43,8 +46,15 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
     change = parser.add_mutually_exclusive_group(required=True)
     change.add_argument("--proposed", type=Path, metavar="FILE", help="a proposed policy file")
     change.add_argument("--reset-to-default", action="store_true", help="the Reset to Default lists")
-    change.add_argument("--upgrade-to", metavar="RELEASE", help="what an upgrade to RELEASE does to the policy")
-    parser.add_argument("--release", help="with --reset-to-default: whose defaults (default: the policy's release)")
+    change.add_argument(
+        "--upgrade", action="store_true", help="what an upgrade to the release --release names does to the policy"
+    )
+    change.add_argument("--upgrade-to", metavar="RELEASE", help=argparse.SUPPRESS)  # former spelling
+    parser.add_argument(
+        "--release",
+        metavar="RELEASE",
+        help="the release: whose Reset to Default lists (default: the policy's release), or the one to upgrade to",
+    )
     parser.add_argument("--rescan", action="store_true", help="probe every endpoint first (a full Verify All)")
     parser.add_argument(
         "--allow-unknown",
@@ -67,7 +77,7 @@ def add_impact_command(commands: SubParsers, scan_options: object) -> None:
 def add_advise_command(sub: SubParsers) -> None:
     text = "the strongest policy that keeps every endpoint that works today working, from the stored scan"
     parser = sub.add_parser("advise", help=text, description=text)
-    parser.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="the current policy")
+    policy_file_argument(parser)
     add_db_option(parser)
     parser.add_argument(
         "--drop",
@@ -76,7 +86,7 @@ def add_advise_command(sub: SubParsers) -> None:
         metavar="ID",
         help="accept losing this endpoint: see what you gain (repeatable)",
     )
-    parser.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write here, not to stdout")
+    add_output_option(parser)
     add_releases_option(parser)
 
 
@@ -117,7 +127,7 @@ def _proposed(args: argparse.Namespace, current: Policy, releases: rules.Release
         if args.reset_to_default:
             release = args.release or current.release
             return rules.reset_to_default(releases, release), f"Reset to Default ({release})"
-        result = rules.upgrade(current, releases, args.upgrade_to)
+        result = rules.upgrade(current, releases, args.upgrade_to or args.release)
         return result.policy, f"an upgrade to {result.policy.release}"
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -134,8 +144,10 @@ class _PolicyHandshake:
 
 
 def run_impact(args: argparse.Namespace) -> int:
-    if args.release and not args.reset_to_default:
-        raise UsageError("--release goes with --reset-to-default (an upgrade names its release in --upgrade-to)")
+    if args.release and not (args.reset_to_default or args.upgrade):
+        raise UsageError("--release goes with --reset-to-default or --upgrade")
+    if args.upgrade and not args.release:
+        raise UsageError("--upgrade: name the release to upgrade to with --release RELEASE")
     releases = load_releases(args.releases)
     checked = checked_policy(args)
     current = checked.policy
@@ -183,7 +195,7 @@ def run_impact(args: argparse.Namespace) -> int:
         exit_now(ExitCode.INTERRUPTED)
     if report.unchecked and not args.allow_unknown:
         print(
-            f"tlsverify: {len(report.unchecked)} predictions could not be checked by a real handshake; exit 1 "
+            f"tlsverify: {count(len(report.unchecked), 'prediction')} could not be checked by a real handshake; exit 1 "
             "(--allow-unknown to accept that)",
             file=sys.stderr,
         )
@@ -203,7 +215,8 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
     from scanner.probe.prober import SslyzeProber  # sslyze, nassl, cryptography: only when probing
 
     prober = _PolicyHandshake(SslyzeProber(timeout_s=args.timeout))
-    results, complete = probe_all(targets, after, prober, probe_settings(args), progress_line(args))
+    with progress_line(args) as progress:
+        results, complete = probe_all(targets, after, prober, probe_settings(args), progress)
     if not complete:
         say_interrupted(len(results))
     by_id = {r.endpoint_id: r for r in results}
@@ -213,7 +226,8 @@ def _verify(args: argparse.Namespace, report: impact.ImpactReport, after: Policy
 
 def run_advise(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
-    current = load_policy(args.policy, releases)
+    args.file = policy_file(args)
+    current = load_policy(args.file, releases)
     stored = _latest_scan(database(args), rescan_hint=False)
     scanned, scan_time = stored.scanned, stored.time
     for note in stored.notes:
@@ -223,13 +237,11 @@ def run_advise(args: argparse.Namespace) -> int:
     if wrong:
         those = ", ".join(sorted(working)) or "none"
         raise UsageError(
-            f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.policy} (those are: {those})"
+            f"--drop {', '.join(wrong)}: not an endpoint that works today under {args.file} (those are: {those})"
         )
     advice = impact.advise(scanned, current, releases, drop=args.drop)
     if not advice.policy.selected:
-        why = (
-            "every endpoint that works today was dropped" if working else f"no endpoint works today under {args.policy}"
-        )
+        why = "every endpoint that works today was dropped" if working else f"no endpoint works today under {args.file}"
         print(
             f"tlsverify: nothing to advise: {why}, and a policy with no Selected suite connects to nothing "
             "(policy check refuses it). No policy written.",
@@ -249,6 +261,9 @@ def run_advise(args: argparse.Namespace) -> int:
         without = impact.advise(scanned, current, releases).policy.selected
         for line in policy_text.drop_gain(args.drop, without, advice.policy.selected):
             print(line, file=sys.stderr)
-    kept = f"Selected {len(advice.policy.selected)} suites, keeping {len(advice.keeps)} working endpoints."
+    kept = (
+        f"Selected {count(len(advice.policy.selected), 'suite')}, "
+        f"keeping {count(len(advice.keeps), 'working endpoint')}."
+    )
     print(kept, file=sys.stderr)
     return ExitCode.OK

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from scanner import policy as rules
 from scanner.cli import impact
-from scanner.cli.common import ExitCode, SubParsers, add_db_option, add_releases_option, database, output_file
+from scanner.cli.common import (
+    ExitCode,
+    SubParsers,
+    add_db_option,
+    add_output_option,
+    add_releases_option,
+    alias,
+    database,
+    policy_file,
+    policy_file_argument,
+)
 from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
 from scanner.files import write_atomically
 from scanner.models import Policy
@@ -33,31 +43,36 @@ def add_commands(commands: SubParsers) -> None:
         add_releases_option(p)
         return p
 
-    show = parser("show", "both lists in order, with JSSE names, strength and legacy suites marked")
-    show.add_argument("--policy", type=Path, default=Path("policy.yaml"), help="default: policy.yaml")
+    show = parser(
+        "show", "both lists in order as the file spells them, with code points, strength and legacy suites marked"
+    )
+    policy_file_argument(show)
 
     check = parser("check", "every problem of a policy file at once, each with its place in the file")
-    check.add_argument("file", type=Path, help="the policy file to check (e.g. policy.yaml)")
+    check.add_argument("file", type=Path, metavar="FILE", help="the policy file to check (e.g. policy.yaml)")
     check.add_argument("--profile", choices=rules.PROFILES, help="also check a compliance profile")
     check.add_argument("--strict", action="store_true", help="exit 1 when there are warnings")
 
     upgrade = parser("upgrade", "what an upgrade does to a policy: protocols reset, removed suites dropped")
-    upgrade.add_argument("file", type=Path, help="the policy file to upgrade (e.g. policy.yaml)")
+    upgrade.add_argument("file", type=Path, metavar="FILE", help="the policy file to upgrade (e.g. policy.yaml)")
     upgrade.add_argument(
-        "--to", required=True, metavar="RELEASE", help="the release to upgrade to (see `tlsverify policy releases`)"
+        "--release", dest="to", metavar="RELEASE", help="the release to upgrade to (see `tlsverify policy releases`)"
     )
+    alias(upgrade, "--to", "to")
     _output_options(upgrade, in_place=True)
 
     reset = parser("reset-to-default", "the Reset to Default lists of a release")
-    reset.add_argument("--release", default=None, help="default: the newest known release")
+    reset.add_argument("--release", default=None, metavar="RELEASE", help="whose lists (default: the newest known)")
     _output_options(reset, in_place=False)
 
     diff = parser("diff", "suites added, removed, moved between lists and reordered from A to B")
-    diff.add_argument("a", type=Path, help="the policy file before (e.g. policy.yaml)")
-    diff.add_argument("b", type=Path, help="the policy file after (e.g. proposed.yaml)")
+    diff.add_argument("a", type=Path, metavar="BEFORE", help="the policy file before (e.g. policy.yaml)")
+    diff.add_argument("b", type=Path, metavar="AFTER", help="the policy file after (e.g. proposed.yaml)")
 
     apply = parser("apply", "validate a policy and record it as the current one (a new usage period starts)")
-    apply.add_argument("file", type=Path, help="the policy file applied on the MDM server (e.g. policy.yaml)")
+    apply.add_argument(
+        "file", type=Path, metavar="FILE", help="the policy file applied on the MDM server (e.g. policy.yaml)"
+    )
     add_db_option(apply)
 
     parser("releases", "the client releases tlsverify knows, and where their data came from")
@@ -67,7 +82,7 @@ def add_commands(commands: SubParsers) -> None:
 
 def _output_options(parser: argparse.ArgumentParser, in_place: bool) -> None:
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--output", type=output_file, default=None, metavar="FILE", help="write here, not to stdout")
+    add_output_option(group)
     if in_place:
         group.add_argument("--in-place", action="store_true", help="overwrite the input file")
 
@@ -77,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     releases = load_releases(args.releases)
     command = args.policy_command
     if command == "show":
-        print(policy_text.show(load_policy(args.policy, releases), releases, str(args.policy)))
+        path = policy_file(args)
+        print(policy_text.show(load_policy(path, releases), releases, str(path)))
         return ExitCode.OK
     if command == "check":
         _, found = check_policy_file(args.file, releases, args.profile)
@@ -112,6 +128,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
+    if args.to is None:
+        raise UsageError(
+            f"policy upgrade: name the release to upgrade to with --release (known: {', '.join(releases.names)})"
+        )
     try:
         old, result = rules.upgrade_document(read_policy_document(args.file), releases, args.to)
     except ValueError as exc:

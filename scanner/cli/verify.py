@@ -10,13 +10,12 @@ from pathlib import Path
 
 from scanner import findings
 from scanner.cli.common import (
-    EXIT_CODES,
     ExitCode,
     SubParsers,
     add_db_option,
+    add_out_dir_option,
     add_scan_options,
     exit_now,
-    folder_path,
     info_stream,
     notifications,
     outputs,
@@ -26,6 +25,7 @@ from scanner.cli.common import (
     say_interrupted,
     send_notifications,
 )
+from scanner.cli.terminal import show
 from scanner.config import load_endpoints, load_releases, write_endpoints
 from scanner.files import write_atomically
 from scanner.models import Endpoint
@@ -37,8 +37,7 @@ def add_commands(commands: SubParsers) -> None:
     verify = commands.add_parser(
         "verify-all",
         help="probe every endpoint and cross-reference the policy",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Probe every endpoint and cross-reference the policy: reports, history and the exit code.",
     )
     add_scan_options(verify)
     demo = commands.add_parser("demo", help="start the loopback demo lab, run Verify All on it, write the reports")
@@ -52,7 +51,7 @@ def add_commands(commands: SubParsers) -> None:
         "report", help="write the verify-all reports again from a stored run (after a crash, say)"
     )
     report.add_argument("--run", type=positive_int, default=None, help="run id (default: the latest complete one)")
-    report.add_argument("--out", type=folder_path, default=Path("reports"), help="report directory (default: reports)")
+    add_out_dir_option(report, "the reports")
     add_db_option(report)
 
 
@@ -79,9 +78,8 @@ def run_verify_all(
 
     prober = SslyzeProber(timeout_s=args.timeout, exhaustive=args.exhaustive)
     partial = bool(getattr(args, "only", None))  # --only: some endpoints of the file, not the whole site
-    run = verify_all(
-        endpoints, checked, prober, probe_settings(args), where, progress_line(args), waiting, partial, source
-    )
+    with progress_line(args) as progress:
+        run = verify_all(endpoints, checked, prober, probe_settings(args), where, progress, waiting, partial, source)
     if not run.report.complete:
         say_interrupted(len(run.report.findings))
     if args.format == "json":
@@ -89,7 +87,7 @@ def run_verify_all(
     elif args.format == "csv":
         sys.stdout.write(csv_report.render(run.report))
     else:
-        print(text.summary(run.report))
+        show(sys.stdout, lambda width: text.summary_renderables(run.report, width))
     where_to = f"Reports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})"
     print(f"\n{where_to}" if args.format == "text" else where_to, file=info_stream(args))
     if run.interrupted:
@@ -145,12 +143,12 @@ def demo_command(args: argparse.Namespace) -> int:
 
 def _keep_running(args: argparse.Namespace, endpoints: Path) -> None:
     """The lab stays up: commands to try against it, then wait for Ctrl-C (or SIGTERM)."""
-    policy_db = shlex.join(["--policy", str(args.policy), "--db", str(outputs(args).database)])
-    common = f"--endpoints {shlex.quote(str(endpoints))} {policy_db}"
+    db = shlex.join(["--db", str(outputs(args).database)])
+    common = f"--endpoints {shlex.quote(str(endpoints))} --policy {shlex.quote(str(args.policy))} {db}"
     print(
         "\nThe demo lab is still running. Try, in another terminal in this folder:\n"
         f"  tlsverify impact --reset-to-default --verify {common}\n"
-        f"  tlsverify policy advise {policy_db}\n"
+        f"  tlsverify policy advise {shlex.quote(str(args.policy))} {db}\n"
         f"  tlsverify verify-all {common}\n"
         "Ctrl-C stops the lab.",
         file=info_stream(args),

@@ -179,7 +179,7 @@ def load_releases(extra_dir: Path | None = None) -> Releases:
                         None,
                         "",
                         "release directory not found",
-                        "point --releases or $TLSVERIFY_RELEASES at a folder of release files",
+                        "point --release-dir or $TLSVERIFY_RELEASES at a folder of release files",
                     )
                 ]
             )

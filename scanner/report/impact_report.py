@@ -11,6 +11,7 @@ from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
 from scanner.models import host_port
 from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment
+from scanner.report.text import count
 
 SCHEMA = "tlsverify/impact/1"
 
@@ -157,8 +158,10 @@ def summary(report: ImpactReport) -> str:
             lines.append(f"   {'':<{width}}  handshake: {row.verify_note}")
     counts = {s: sum(1 for e in report.endpoints if e.status is s) for s in ImpactStatus}
     lines.append("")
-    tail = f"; {len(report.mismatches)} predictions contradicted by a real handshake" if report.mismatches else ""
+    tail = (
+        f"; {count(len(report.mismatches), 'prediction')} contradicted by a real handshake" if report.mismatches else ""
+    )
     if report.unchecked:
-        tail += f"; {len(report.unchecked)} predictions could not be checked by a real handshake"
+        tail += f"; {count(len(report.unchecked), 'prediction')} could not be checked by a real handshake"
     lines.append(", ".join(f"{n} {s.value}" for s, n in counts.items()) + tail)
     return "\n".join(lines)

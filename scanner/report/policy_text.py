@@ -7,18 +7,24 @@ from collections.abc import Sequence
 from scanner import catalog, clients
 from scanner.impact import Advice
 from scanner.models import Policy, Problem, Severity
+from scanner.naming import Spelling, policy_spelling
 from scanner.policy import PolicyDiff, Release, Releases, Upgrade
+from scanner.report.text import count
 
 
-def _suite_line(position: str, name: str, legacy: bool) -> str:
+def _suite_line(position: str, name: str, legacy: bool, spell: Spelling) -> str:
+    """The suite as the file spells it, its code point and grade, and its other name where it has one."""
     suite = catalog.resolve(name)
-    iana = f"  ({suite.name})" if suite.jsse_name != suite.name else ""
+    shown = spell(name)
+    other = next((n for n in (suite.jsse_name, suite.name) if n != shown), None)
+    also = f"  ({other})" if other else ""
     mark = "  LEGACY: not in this release" if legacy else ""
-    return f"  {position:>3} {suite.jsse_name:<48} {suite.strength.value:<8} {suite.code_hex}{iana}{mark}"
+    return f"  {position:>3} {shown:<48} {suite.code_hex}  {suite.grade:<30}{also}{mark}".rstrip()
 
 
 def show(policy: Policy, releases: Releases, source: str) -> str:
-    """Both lists in order, with JSSE names, strength, code point and legacy suites marked."""
+    """Both lists in order, as the file spells them, with strength, code point and legacy suites marked."""
+    spell = policy_spelling(policy)
     release = releases.get(policy.release)
     lines = [f"Policy {source}: release {policy.release}"]
     if release is None:
@@ -33,18 +39,15 @@ def show(policy: Policy, releases: Releases, source: str) -> str:
     )
     legacy = {n for n in (*policy.selected, *policy.disabled) if releases.is_legacy(n, policy.release)}
     lines.append(f"Selected ({len(policy.selected)}, the client's preference order):")
-    lines += [_suite_line(f"{i}.", n, n in legacy) for i, n in enumerate(policy.selected, start=1)]
+    lines += [_suite_line(f"{i}.", n, n in legacy, spell) for i, n in enumerate(policy.selected, start=1)]
     lines.append(f"Disabled ({len(policy.disabled)}):")
-    lines += [_suite_line("-", n, n in legacy) for n in policy.disabled] or ["    none"]
+    lines += [_suite_line("-", n, n in legacy, spell) for n in policy.disabled] or ["    none"]
     if legacy:
         lines.append(
-            f"{len(legacy)} legacy suites: release {policy.release} does not ship them (the vendor shows them red)."
+            f"{count(len(legacy), 'legacy suite')}: release {policy.release} does not ship "
+            f"{'it (the vendor shows it' if len(legacy) == 1 else 'them (the vendor shows them'} red)."
         )
     return "\n".join(lines)
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def problems(found: Sequence[Problem], profile: str | None) -> str:
@@ -52,10 +55,10 @@ def problems(found: Sequence[Problem], profile: str | None) -> str:
     errors = sum(1 for p in found if p.severity is Severity.ERROR)
     warnings = len(found) - errors
     lines = [str(p) for p in found]
-    lines.append(f"{_count(errors, 'error')}, {_count(warnings, 'warning')}")
+    lines.append(f"{count(errors, 'error')}, {count(warnings, 'warning')}")
     if profile is not None:
         failing = sum(1 for p in found if p.message.startswith(f"{profile}:"))
-        verdict = f"NOT compliant ({_count(failing, 'finding')})" if failing else "compliant"
+        verdict = f"NOT compliant ({count(failing, 'finding')})" if failing else "compliant"
         lines.append(f"{profile}: {verdict}")
     return "\n".join(lines)
 
@@ -65,7 +68,7 @@ def upgrade(result: Upgrade, old: Policy) -> str:
     path = " -> ".join((old.release, *result.path)) if result.path else old.release
     lines = [f"Upgrade {path}: protocols reset to Selected TLSv1.2, none Disabled; both lists kept"]
     if result.dropped:
-        lines.append(f"Dropped {len(result.dropped)} suites removed by a release on the way:")
+        lines.append(f"Dropped {count(len(result.dropped), 'suite')} removed by a release on the way:")
         lines += [f"  {catalog.resolve(n).jsse_name} (was {lst}; removed in {rel})" for n, lst, rel in result.dropped]
     else:
         lines.append("No suite was dropped.")
@@ -130,7 +133,7 @@ def advice_lines(advice: Advice, current: Policy, scan_time: str) -> list[str]:
     for suite, endpoints in advice.kept_for:
         info = catalog.resolve(suite)
         if info.strength is not catalog.Strength.SECURE:
-            lines.append(f"{info.jsse_name} ({info.strength.value}): kept for {', '.join(endpoints) or 'no endpoint'}")
+            lines.append(f"{info.jsse_name} ({info.grade}): kept for {', '.join(endpoints) or 'no endpoint'}")
     for suite in advice.legacy:
         lines.append(
             f"{catalog.resolve(suite).jsse_name} is not in release {current.release} (legacy): "
@@ -152,7 +155,7 @@ def drop_gain(dropped: Sequence[str], without: Sequence[str], with_drop: Sequenc
     """What giving up endpoints gains: the Selected suites that can go, and any that come in instead."""
 
     def names(suites: list[str]) -> str:
-        return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).strength.value})" for s in suites)
+        return ", ".join(f"{catalog.resolve(s).jsse_name} ({catalog.resolve(s).grade})" for s in suites)
 
     gone = [s for s in without if s not in with_drop]
     added = [s for s in with_drop if s not in without]

@@ -1,15 +1,30 @@
-"""The terminal summary printed after a run, and the progress line printed during one."""
+"""The terminal summary printed after a run: a table whose columns wrap inside themselves, then the totals.
+
+Built as rich renderables (data, no output here); the command line prints them through a console that
+honours NO_COLOR and plain pipes. Suites are spelled as the policy file spells them (`scanner.naming`).
+rich is imported only when a summary is made: `tlsverify --help` does not pay for it.
+"""
 
 from __future__ import annotations
 
-from scanner.models import Change, EndpointStatus, VerifyAllReport
-from scanner.report.view import change_value, client_certificate_text, jsse
+import io
+from typing import TYPE_CHECKING
+
+from scanner.findings import UNPROBED
+from scanner.models import Change, EndpointFinding, EndpointStatus, VerifyAllReport
+from scanner.naming import Spelling, policy_spelling
+from scanner.report.view import change_value, client_certificate_text
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
 
 
-def progress_bar(done: int, total: int, width: int = 30) -> str:
-    """`[#########.........]  9/30` for a carriage-return progress line."""
-    filled = int(width * done / total) if total else width
-    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}"
+SUITE_WIDTH = 46
+"""The longest IANA or JSSE suite name a Java client offers (TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256) and one."""
+
+
+_GAPS = 6
+"""Columns between the table's three columns: a blank and a cell's padding on each side, twice."""
 
 
 def change_line(change: Change) -> str:
@@ -22,61 +37,128 @@ def change_line(change: Change) -> str:
     return f"{change.endpoint_id}: {kind}: {change_value(change.before)} -> {change_value(change.after)}"
 
 
-def summary(report: VerifyAllReport) -> str:
-    """A few lines: one per endpoint that needs attention, then the totals."""
-    lines = []
-    width = max((len(f.endpoint.id) for f in report.findings), default=10)
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 endpoint`, `2 endpoints`."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"
+
+
+def verdict(f: EndpointFinding) -> tuple[str, str]:
+    """The status word for an endpoint and its style: green when the client connects, yellow when the
+    network kept the probe from the server, red otherwise."""
+    status = f.probe.status
+    if f.connects:
+        return "ok", "green"
+    if status is EndpointStatus.OK:
+        return "certificate refused", "red"
+    return status.value.replace("_", " ").replace("tls12", "TLS 1.2"), "yellow" if status in UNPROBED else "red"
+
+
+def _details(f: EndpointFinding, spell: Spelling) -> list[tuple[str, str]]:
+    """The lines of an endpoint's details column, each with its style."""
+    p = f.probe
+    lines = [(spell(p.negotiated), "") if p.negotiated else (p.reason or "", "")]
+    if f.endpoint.proxy:
+        lines.append((f"via proxy {f.endpoint.proxy}", "dim"))
+    if p.certificate is not None:
+        for issue in p.certificate.problems:
+            lines.append((f"certificate {'refused' if issue.refused else 'warning'}: {issue.detail}", "red"))
+    lines += [(f"warning: {warning}", "yellow") for warning in f.certificate_warnings]
+    if p.evidence:
+        lines.append((f"evidence: {p.evidence}", "dim"))
+    if p.client_certificate:
+        lines.append((client_certificate_text(p.client_certificate), ""))
+    if f.required_disabled:
+        lines.append((f"needs Disabled: {', '.join(spell(n) for n in f.required_disabled)}", "bold"))
+    if f.accepted_unlisted and not f.required_disabled:
+        lines.append((f"accepts only suites in neither list: {', '.join(spell(n) for n in f.accepted_unlisted)}", ""))
+    return lines
+
+
+def summary_renderables(report: VerifyAllReport, width: int) -> list[RenderableType]:
+    """The endpoints table for a screen `width` columns wide, then the totals and what changed."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    spell = policy_spelling(report.policy)
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
+    # The details column is wide enough for the longest suite name, so a name never breaks (the text wraps
+    # between words), on any screen of 75 columns or more; the endpoint column takes what is left, up to its
+    # longest id. A narrower screen folds names rather than cutting them off.
+    status_width = max((len(verdict(f)[0]) for f in report.findings), default=0)
+    status_width = max(status_width, len("Status"))
+    longest_id = max((len(f.endpoint.id) for f in report.findings), default=0)
+    id_width = max(len("Endpoint"), min(longest_id, width - status_width - SUITE_WIDTH - _GAPS))
+    table.add_column("Endpoint", overflow="fold", width=id_width)
+    table.add_column("Status", no_wrap=True, width=status_width)
+    table.add_column("Suite, or why not", overflow="fold", width=max(20, width - id_width - status_width - _GAPS))
     for f in report.findings:
-        p = f.probe
-        mark = "ok " if f.connects else "!! "
-        detail = jsse(p.negotiated) if p.negotiated else (p.reason or "")
-        via = f"  (via proxy {f.endpoint.proxy})" if f.endpoint.proxy else ""
-        lines.append(f"{mark}{f.endpoint.id:<{width}}  {p.status.value:<15}  {detail}{via}")
-        if p.certificate is not None:
-            for issue in p.certificate.problems:
-                verdict = "certificate refused" if issue.refused else "certificate warning"
-                lines.append(f"   {'':<{width}}  {verdict}: {issue.detail}")
-        for warning in f.certificate_warnings:
-            lines.append(f"   {'':<{width}}  warning: {warning}")
-        if p.evidence:
-            lines.append(f"   {'':<{width}}  evidence: {p.evidence}")
-        if p.client_certificate:
-            lines.append(f"   {'':<{width}}  {client_certificate_text(p.client_certificate)}")
-        if f.required_disabled:
-            lines.append(f"   {'':<{width}}  needs Disabled: {', '.join(jsse(n) for n in f.required_disabled)}")
-        if f.accepted_unlisted and not f.required_disabled:
-            names = ", ".join(jsse(n) for n in f.accepted_unlisted)
-            lines.append(f"   {'':<{width}}  accepts only suites in neither list: {names}")
-    ok = sum(1 for f in report.findings if f.connects)
-    refused = sum(1 for f in report.findings if f.probe.status is EndpointStatus.OK and not f.connects)
-    expiring = sum(1 for f in report.findings if f.certificate_warnings)
-    required = {name for f in report.findings for name in f.required_disabled}  # this run's, not the period's
-    lines.append("")
-    certificates = f" ({refused} negotiate but the client refuses the certificate)" if refused else ""
-    lines.append(
-        f"{ok}/{len(report.findings)} endpoints connect under the policy{certificates}; "
-        f"{len(required)} Disabled suites required; {len(report.unused_selected)} Selected suites unused."
-    )
+        word, style = verdict(f)
+        details = Text()
+        for i, (line, line_style) in enumerate(_details(f, spell)):
+            details.append(("\n" if i else "") + line, style=line_style)
+        table.add_row(Text(f.endpoint.id), Text(word, style=style), details)
+    return [table, *(Text(line, style=style) for line, style in _totals(report, spell))]
+
+
+def _totals(report: VerifyAllReport, spell: Spelling) -> list[tuple[str, str]]:
+    findings = report.findings
+    ok = sum(1 for f in findings if f.connects)
+    unprobed = sum(1 for f in findings if f.probe.status in UNPROBED)
+    refused = sum(1 for f in findings if f.probe.status is EndpointStatus.OK and not f.connects)
+    expiring = sum(1 for f in findings if f.certificate_warnings)
+    required = {name for f in findings for name in f.required_disabled}  # this run's, not the period's
+    parts = [f"{ok}/{count(len(findings), 'endpoint')} connect under the policy"]
+    if refused:
+        parts.append(f"{refused} negotiate but the client refuses the certificate")
+    if unprobed:
+        parts.append(f"{unprobed} could not be probed (network)")
+    parts.append(f"{count(len(required), 'Disabled suite')} required")
+    parts.append(f"{count(len(report.unused_selected), 'Selected suite')} unused")
+    lines = [("", ""), ("; ".join(parts) + ".", "bold green" if ok == len(findings) else "bold")]
     if expiring:
-        lines.append(f"Warning: {expiring} certificate(s) expire soon (see above).")
+        lines.append((f"Warning: {count(expiring, 'certificate')} expire soon (see above).", "yellow"))
     for d in report.address_disagreements:
         lines.append(
-            f"Addresses disagree behind {d.endpoint_id} ({', '.join(d.addresses)}): {', '.join(d.aspects)} differ."
-        )
-    if report.drift is not None and report.drift.previous_run is not None:
-        if report.drift.policy_changed:
-            lines.append(
-                f"The policy changed since run {report.drift.previous_run}: a negotiated suite or a status below "
-                "may have changed for that reason, not the server's."
+            (
+                f"Addresses disagree behind {d.endpoint_id} ({', '.join(d.addresses)}): {', '.join(d.aspects)} differ.",
+                "",
             )
-        if report.drift.changes:
-            lines.append(f"Changes since run {report.drift.previous_run}:")
-            lines += [f"  {change_line(c)}" for c in report.drift.changes]
+        )
+    drift = report.drift
+    if drift is not None and drift.previous_run is not None:
+        if drift.policy_changed:
+            lines.append(
+                (
+                    f"The policy changed since run {drift.previous_run}: a negotiated suite or a status below "
+                    "may have changed for that reason, not the server's.",
+                    "",
+                )
+            )
+        if drift.changes:
+            lines.append((f"Changes since run {drift.previous_run}:", "bold"))
+            lines += [(f"  {change_line(c)}", "") for c in drift.changes]
         else:
-            lines.append(f"No changes since run {report.drift.previous_run}.")
+            lines.append((f"No changes since run {drift.previous_run}.", ""))
     if report.usage_period is not None and report.usage_period.runs > 1:
         since = report.usage_period.since.strftime("%Y-%m-%d %H:%M UTC")
-        lines.append(f"Usage (the asterisks) over {report.usage_period.runs} runs since {since}.")
+        lines.append((f"Usage (the asterisks) over {report.usage_period.runs} runs since {since}.", "dim"))
     if not report.complete:
-        lines.append("The run was interrupted: the results above are incomplete.")
-    return "\n".join(lines)
+        lines.append(("The run was interrupted: the results above are incomplete.", "bold red"))
+    return lines
+
+
+def render(renderables: list[RenderableType], width: int = 120) -> str:
+    """Renderables as plain text at `width` columns (no colour): for tests and for a log."""
+    from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False, highlight=False)
+    for item in renderables:
+        console.print(item)
+    return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
+
+
+def summary(report: VerifyAllReport, width: int = 120) -> str:
+    """The summary as plain text."""
+    return render(summary_renderables(report, width), width)
