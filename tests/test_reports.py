@@ -168,3 +168,17 @@ def test_store_rejects_a_file_that_is_not_a_database(tmp_path: Path) -> None:
     bad.write_text("hello, I am text, not SQLite" * 100)
     with pytest.raises(StoreError, match="cannot use as a tlsverify database"):
         Store(bad)
+
+
+def test_html_spells_suites_as_the_policy_file_does_with_the_other_name_beside() -> None:
+    triple = "TLS_RSA_WITH_3DES_EDE_CBC_SHA"  # Java: SSL_RSA_WITH_3DES_EDE_CBC_SHA
+    java_file = replace(POLICY, disabled=(*POLICY.disabled, triple))
+    iana_file = replace(java_file, spellings=((triple, triple),))  # the file wrote the IANA name
+    for policy, own, other in ((java_file, "SSL_", "IANA TLS_"), (iana_file, "TLS_", "Java SSL_")):
+        page = html_report.render(
+            replace(report(), policy=policy, suites=analysis.suite_usage(policy, report().findings))
+        )
+        shown = page[page.index('<li class="" data-suite="TLS_RSA_WITH_3DES_EDE_CBC_SHA">') :]
+        shown = shown[: shown.index("</li>")]
+        own_at = shown.index(f'<span class="sn">{own}<wbr>RSA_<wbr>WITH_<wbr>3DES_<wbr>EDE_<wbr>CBC_<wbr>SHA</span>')
+        assert own_at < shown.index(f'<small class="alt">{other.split()[0]} <span class="sn">{other.split()[1]}<wbr>')

@@ -14,6 +14,7 @@ from scanner import catalog, moves
 from scanner.document import encode
 from scanner.findings import UNPROBED
 from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
+from scanner.naming import policy_spelling
 from scanner.report.view import address, change_value, client_certificate_text, hover_text, iana, jsse, strength
 
 if TYPE_CHECKING:
@@ -257,6 +258,7 @@ def render(
         report=data,
         since=since,
         generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        spelled=policy_spelling(report.policy),
         verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
         moves=fewest,
         selected=_suite_rows(report, "selected", since),

@@ -9,6 +9,7 @@ from typing import Any
 from scanner import catalog, moves
 from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
 from scanner.models import host_port
+from scanner.naming import policy_spelling
 from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment
 from scanner.report.text import count
@@ -126,6 +127,7 @@ def render_html(report: ImpactReport, generated_at: datetime) -> str:
             doc=doc,
             generated=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
             diff=change,
+            spelled=policy_spelling(report.after if report.after.spellings else report.before),
             moves=moves.for_impact(report),
             breaks=[e.endpoint.id for e in report.breaks],
             already=[r["id"] for r in rows if r["fails_after"] and r["status"] != "breaks"],
