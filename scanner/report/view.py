@@ -50,8 +50,10 @@ def change_value(value: object) -> str:
 
 
 def iana(name: str) -> str:
+    """The IANA name of a suite given by any of its names."""
     return catalog.resolve(name).name
 
 
 def strength(name: str) -> str:
+    """ "secure", "weak" or "insecure"."""
     return catalog.resolve(name).strength.value
