@@ -106,8 +106,18 @@ def test_the_table_fits_any_screen_and_keeps_its_headers_whole(tmp_path: Path, w
 
 def test_counts_agree_in_number(tmp_path: Path) -> None:
     summary = text.summary(report(tmp_path, TRIPLE_DES), width=200)
-    assert "2 Disabled suites required; 1 Selected suite unused" in summary or "Selected suites unused" in summary
-    assert "1 Selected suites" not in summary and "1 Disabled suites" not in summary
+    assert "1 could not be probed (network); 0 Selected suites unused." in summary
+    assert "1 Selected suites" not in summary and "1 endpoints" not in summary
+
+
+def test_the_totals_lead_with_the_fewest_moves(tmp_path: Path) -> None:
+    summary = " ".join(text.summary(report(tmp_path, TRIPLE_DES), width=200).split())
+    assert (
+        "Fewest moves: put 1 suite in Selected to reconnect legacy-scep-server-with-a-long-name: "
+        "TLS_RSA_WITH_AES_128_CBC_SHA (from Disabled)." in summary
+    )
+    assert "Could not probe sentry: a network problem, not the policy's." in summary
+    assert "Disabled suites required" not in summary  # the count overstated the work
 
 
 def run_in_terminal(command: list[str], cwd: Path, **env: str) -> bytes:

@@ -87,7 +87,7 @@ def run_verify_all(
     elif args.format == "csv":
         sys.stdout.write(csv_report.render(run.report))
     else:
-        show(sys.stdout, lambda width: text.summary_renderables(run.report, width))
+        show(sys.stdout, lambda width: text.summary_renderables(run.report, width, checked.shipped))
     where_to = f"Reports: {where.html}  {where.json}  (run {run.report.run_id} stored in {where.database})"
     print(f"\n{where_to}" if args.format == "text" else where_to, file=info_stream(args))
     if run.interrupted:

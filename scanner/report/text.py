@@ -8,8 +8,10 @@ rich is imported only when a summary is made: `tlsverify --help` does not pay fo
 from __future__ import annotations
 
 import io
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
+from scanner import moves
 from scanner.findings import UNPROBED
 from scanner.models import Change, EndpointFinding, EndpointStatus, VerifyAllReport
 from scanner.naming import Spelling, policy_spelling
@@ -74,8 +76,12 @@ def _details(f: EndpointFinding, spell: Spelling) -> list[tuple[str, str]]:
     return lines
 
 
-def summary_renderables(report: VerifyAllReport, width: int) -> list[RenderableType]:
-    """The endpoints table for a screen `width` columns wide, then the totals and what changed."""
+def summary_renderables(
+    report: VerifyAllReport, width: int, shipped: Collection[str] | None = None
+) -> list[RenderableType]:
+    """The endpoints table for a screen `width` columns wide, then the totals, the fewest moves that
+    reconnect the failing endpoints (`shipped`: the suites the policy's release ships, None if not known)
+    and what changed."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -98,24 +104,46 @@ def summary_renderables(report: VerifyAllReport, width: int) -> list[RenderableT
         for i, (line, line_style) in enumerate(_details(f, spell)):
             details.append(("\n" if i else "") + line, style=line_style)
         table.add_row(Text(f.endpoint.id), Text(word, style=style), details)
-    return [table, *(Text(line, style=style) for line, style in _totals(report, spell))]
+    return [table, *(Text(line, style=style) for line, style in _totals(report, spell, shipped))]
 
 
-def _totals(report: VerifyAllReport, spell: Spelling) -> list[tuple[str, str]]:
+def _what_to_do(answer: moves.FewestMoves, spell: Spelling) -> list[tuple[str, str]]:
+    """The fewest moves that reconnect every failing endpoint, and what moves cannot fix, as the HTML
+    report's first section says them."""
+    if answer.nothing_fails:
+        return [("Nothing to move: every endpoint connects.", "green")]
+    lines = []
+    if answer.moves:
+        where = {moves.DISABLED: " (from Disabled)", moves.NOT_LISTED: " (in neither list)"}
+        names = ", ".join(spell(m.suite) + where.get(m.origin, "") for m in answer.moves)
+        lines.append(
+            (
+                f"Fewest moves: put {count(len(answer.moves), 'suite')} in Selected to reconnect "
+                f"{', '.join(answer.reconnects)}: {names}.",
+                "bold",
+            )
+        )
+    lines += [(f"Moving suites does not reconnect {s.endpoint_id}: {s.why}.", "") for s in answer.not_by_moves]
+    if answer.unprobed:
+        ids = ", ".join(s.endpoint_id for s in answer.unprobed)
+        lines.append((f"Could not probe {ids}: a network problem, not the policy's.", "yellow"))
+    return lines
+
+
+def _totals(report: VerifyAllReport, spell: Spelling, shipped: Collection[str] | None) -> list[tuple[str, str]]:
     findings = report.findings
     ok = sum(1 for f in findings if f.connects)
     unprobed = sum(1 for f in findings if f.probe.status in UNPROBED)
     refused = sum(1 for f in findings if f.probe.status is EndpointStatus.OK and not f.connects)
     expiring = sum(1 for f in findings if f.certificate_warnings)
-    required = {name for f in findings for name in f.required_disabled}  # this run's, not the period's
     parts = [f"{ok}/{count(len(findings), 'endpoint')} connect under the policy"]
     if refused:
         parts.append(f"{refused} negotiate but the client refuses the certificate")
     if unprobed:
         parts.append(f"{unprobed} could not be probed (network)")
-    parts.append(f"{count(len(required), 'Disabled suite')} required")
     parts.append(f"{count(len(report.unused_selected), 'Selected suite')} unused")
     lines = [("", ""), ("; ".join(parts) + ".", "bold green" if ok == len(findings) else "bold")]
+    lines += _what_to_do(moves.for_findings(report.policy, findings, shipped), spell)
     if expiring:
         lines.append((f"Warning: {count(expiring, 'certificate')} expire soon (see above).", "yellow"))
     for d in report.address_disagreements:
@@ -159,6 +187,6 @@ def render(renderables: list[RenderableType], width: int = 120) -> str:
     return "\n".join(line.rstrip() for line in out.getvalue().splitlines())
 
 
-def summary(report: VerifyAllReport, width: int = 120) -> str:
+def summary(report: VerifyAllReport, width: int = 120, shipped: Collection[str] | None = None) -> str:
     """The summary as plain text."""
-    return render(summary_renderables(report, width), width)
+    return render(summary_renderables(report, width, shipped), width)
