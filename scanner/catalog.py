@@ -281,6 +281,13 @@ def suggest(name: str, limit: int = 3) -> tuple[str, ...]:
     return tuple(candidates[c] for c in close)
 
 
+def code_points(names: Iterable[str]) -> dict[str, str]:
+    """Each of `names` that is a suite, with its IANA code point as four upper-case hex digits after 0x
+    ("0xC02F"), in code point order: the table a JSON document carries for the suite names it holds."""
+    found = {name: suite for name in names if (suite := find(name)) is not None}
+    return {name: suite.code_hex for name, suite in sorted(found.items(), key=lambda item: (item[1].code, item[0]))}
+
+
 def strongest_first(names: Iterable[str]) -> list[str]:
     """IANA names sorted strongest first."""
     return sorted(names, key=lambda n: resolve(n).sort_key)

@@ -3,13 +3,18 @@
 One encoding serves the database, the JSON report and `tlsverify report`; decoding gives back the very
 models it was made from. The contract's fields keep their meaning (`ip` is the address the probe dialled);
 `configured` holds the endpoint as endpoints.yaml gave it, so a later probe resolves its name again.
+`tool` says which tlsverify, sslyze and nassl probed (null for a run stored before it was recorded), and
+`suite_codes` gives the IANA code point of every suite name the document holds. The document's JSON Schema
+ships as `data/schemas/verify-all-1.json` (`tlsverify schema verify-all`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from scanner import catalog
 from scanner.findings import without_tls12
 from scanner.models import (
     AddressDisagreement,
@@ -29,6 +34,7 @@ from scanner.models import (
     Proxy,
     SuiteUsage,
     TlsVersion,
+    Tool,
     UsagePeriod,
     VerifyAllReport,
 )
@@ -36,6 +42,20 @@ from scanner.models import (
 SCHEMA = "tlsverify/verify-all/1"
 
 Document = dict[str, Any]
+
+
+def encode_tool(tool: Tool | None) -> Document | None:
+    """The tlsverify, sslyze and nassl that produced the results; None when not known (a run stored before
+    versions were recorded)."""
+    if tool is None:
+        return None
+    return {"name": tool.name, "version": tool.version, "sslyze": tool.sslyze, "nassl": tool.nassl}
+
+
+def decode_tool(data: Document | None) -> Tool | None:
+    if not data:
+        return None
+    return Tool(str(data.get("name", "tlsverify")), data.get("version"), data.get("sslyze"), data.get("nassl"))
 
 
 def encode_policy(policy: Policy) -> Document:
@@ -222,8 +242,9 @@ def encode(report: VerifyAllReport) -> Document:
     counts: dict[str, int] = {s.value: 0 for s in EndpointStatus}
     for f in report.findings:
         counts[f.probe.status.value] += 1
-    return {
+    doc: Document = {
         "schema": SCHEMA,
+        "tool": encode_tool(report.tool),
         "generated_at": report.generated_at.isoformat(),
         "complete": report.complete,
         "partial": report.partial,
@@ -250,6 +271,7 @@ def encode(report: VerifyAllReport) -> Document:
         "suites": [
             {
                 "name": s.name,
+                "code": _code(s.name),
                 "jsse_name": s.jsse_name,
                 "list": s.list,
                 "position": s.position,
@@ -269,6 +291,40 @@ def encode(report: VerifyAllReport) -> Document:
             for d in report.address_disagreements
         ],
     }
+    doc["suite_codes"] = catalog.code_points(suite_names(doc))
+    return doc
+
+
+def _code(name: str) -> str | None:
+    suite = catalog.find(name)
+    return suite.code_hex if suite else None
+
+
+# Drift kinds whose `before` and `after` are suite names (a suite, or a list of them).
+_SUITE_CHANGES = {ChangeKind.SUITES_ADDED, ChangeKind.SUITES_REMOVED, ChangeKind.SERVER_ORDER, ChangeKind.NEGOTIATED}
+
+
+def suite_names(doc: Document) -> Iterator[str]:
+    """Every suite name an encoded verify-all document holds: the policy's lists, each endpoint's suites,
+    the suites' table, the unused Selected suites and the suites of drift changes."""
+    policy = doc["policy"]
+    yield from policy["selected"]
+    yield from policy["disabled"]
+    for e in doc["endpoints"]:
+        for key in ("accepted_tls12", "accepted_other_hello", "required_disabled", "accepted_unlisted"):
+            yield from e[key]
+        for key in ("negotiated", "rescue_suite"):
+            if e[key]:
+                yield e[key]
+    yield from (s["name"] for s in doc["suites"])
+    yield from doc["unused_selected"]
+    for change in doc["drift"]["changes"] if doc["drift"] else ():
+        if ChangeKind(change["kind"]) in _SUITE_CHANGES:
+            for value in (change["before"], change["after"]):
+                if isinstance(value, str):
+                    yield value
+                elif isinstance(value, list):
+                    yield from (v for v in value if isinstance(v, str))
 
 
 def _period_since(report: VerifyAllReport) -> datetime:
@@ -338,6 +394,7 @@ def decode(document: Document, run_id: int | None = None) -> VerifyAllReport:
         drift=decode_drift(document.get("drift")),
         usage_period=_decode_period(document.get("usage_period")),
         source=document.get("source"),
+        tool=decode_tool(document.get("tool")),
     )
 
 

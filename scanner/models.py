@@ -324,6 +324,17 @@ class HistoryPoint:
 
 
 @dataclass(frozen=True)
+class Tool:
+    """The software that produced a run's results: tlsverify and the libraries its probe is made of, each by
+    its installed version (None: not installed as a distribution, e.g. run from a source tree)."""
+
+    name: str
+    version: str | None
+    sslyze: str | None
+    nassl: str | None
+
+
+@dataclass(frozen=True)
 class VerifyAllReport:
     """Everything one Verify All run produced, ready for the formatters and the store."""
 
@@ -345,6 +356,8 @@ class VerifyAllReport:
     """The period `suites` aggregate over; None: this run alone."""
     source: str | None = None
     """The endpoints file the run was over (its resolved path): runs are compared with runs of the same file."""
+    tool: Tool | None = None
+    """The tlsverify (and sslyze, nassl) that probed; None for a run stored before versions were recorded."""
 
 
 class Severity(StrEnum):

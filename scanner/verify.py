@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
-from scanner import drift, findings
+from scanner import drift, findings, versions
 from scanner import policy as policy_rules
 from scanner.config import check_policy_file, load_releases
 from scanner.files import check_writable, write_atomically, write_together
@@ -209,7 +209,9 @@ def verify_all(
         applied = store.current_policy()
         if applied is not None and applied.policy == policy:
             report = replace(report, period_start=applied.applied_at)
-        report = replace(report, partial=partial, source=str(source.resolve()) if source else None)
+        report = replace(
+            report, partial=partial, source=str(source.resolve()) if source else None, tool=versions.current()
+        )
         report = _with_history(store, report, now, settings.period_days)
         report = replace(report, run_id=store.save(report))
         write_verify_all_reports(report, outputs, store.history(up_to=report.run_id), checked.shipped)

@@ -119,7 +119,11 @@ def test_reset_to_default_breaks_the_server_that_needs_a_tls_rsa_suite(tmp_path:
     rows = {e["id"]: e for e in doc["endpoints"]}
     scep = rows["scep"]
     assert scep["status"] == "breaks" and scep["before"] == "TLS_RSA_WITH_AES_256_GCM_SHA384" and scep["after"] is None
-    rescue = {"suite": "TLS_RSA_WITH_AES_256_GCM_SHA384", "jsse_name": "TLS_RSA_WITH_AES_256_GCM_SHA384"}
+    rescue = {
+        "suite": "TLS_RSA_WITH_AES_256_GCM_SHA384",
+        "code": "0x009D",
+        "jsse_name": "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    }
     assert scep["rescue"][0] == {**rescue, "list": "disabled"}
     assert scep["verified"] is True and scep["verify_note"] is None  # the real handshake fails too
     assert rows["sentry"]["status"] == "unknown"

@@ -1,4 +1,5 @@
-"""The impact reports: `reports/impact.json`, `reports/impact.html` and the terminal summary."""
+"""The impact reports: `reports/impact.json` (JSON Schema: `data/schemas/impact-1.json`), `reports/impact.html`
+and the terminal summary."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-from scanner import catalog, moves
+from scanner import catalog, moves, versions
+from scanner.document import encode_tool
 from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
-from scanner.models import host_port
+from scanner.models import Tool, host_port
 from scanner.naming import policy_spelling
 from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment
@@ -34,7 +36,13 @@ def _endpoint(row: EndpointImpact) -> dict[str, Any]:
         "reason": row.reason,
         "rescue_suites": [r.suite for r in row.rescue],
         "rescue": [
-            {"suite": r.suite, "jsse_name": catalog.resolve(r.suite).jsse_name, "list": r.where} for r in row.rescue
+            {
+                "suite": r.suite,
+                "code": catalog.resolve(r.suite).code_hex,
+                "jsse_name": catalog.resolve(r.suite).jsse_name,
+                "list": r.where,
+            }
+            for r in row.rescue
         ],
         "verified": row.verified,
         "verified_suite": row.verified_suite,
@@ -43,10 +51,12 @@ def _endpoint(row: EndpointImpact) -> dict[str, Any]:
     }
 
 
-def document(report: ImpactReport, generated_at: datetime) -> dict[str, Any]:
+def document(report: ImpactReport, generated_at: datetime, tool: Tool | None = None) -> dict[str, Any]:
+    """The impact.json document; `tool` is the tlsverify that made the predictions (default: this one)."""
     counts = {s.value: sum(1 for e in report.endpoints if e.status is s) for s in ImpactStatus}
-    return {
+    doc: dict[str, Any] = {
         "schema": SCHEMA,
+        "tool": encode_tool(tool or versions.current()),
         "generated_at": generated_at.isoformat(),
         "change": report.change,
         "scan_generated_at": report.scan_time,
@@ -56,6 +66,17 @@ def document(report: ImpactReport, generated_at: datetime) -> dict[str, Any]:
         "notes": list(report.notes),
         "endpoints": [_endpoint(row) for row in report.endpoints],
     }
+    doc["suite_codes"] = catalog.code_points(_suite_names(doc))
+    return doc
+
+
+def _suite_names(doc: dict[str, Any]) -> list[str]:
+    """Every suite name the document holds: both policies' lists and each endpoint's suites."""
+    names = [name for side in ("before", "after") for key in ("selected", "disabled") for name in doc[side][key]]
+    for e in doc["endpoints"]:
+        names += [e[key] for key in ("before", "after", "verified_suite") if e[key]]
+        names += e["rescue_suites"]
+    return names
 
 
 def render_json(report: ImpactReport, generated_at: datetime) -> str:

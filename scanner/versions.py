@@ -1,0 +1,23 @@
+"""The versions of tlsverify and of the libraries its probe is made of, as the JSON documents record them."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib.metadata import PackageNotFoundError, version
+
+from scanner.models import Tool
+
+
+def _installed(distribution: str) -> str | None:
+    try:
+        return version(distribution)
+    except PackageNotFoundError:
+        return None
+
+
+@cache
+def current() -> Tool:
+    """This process's tlsverify, sslyze and nassl, read from the installed distributions' metadata."""
+    return Tool(
+        name="tlsverify", version=_installed("tlsverify"), sslyze=_installed("sslyze"), nassl=_installed("nassl")
+    )
