@@ -1,5 +1,10 @@
 """The shapes of tlsverify's files (pydantic models, extra keys forbidden) and pydantic's complaints turned
-into problems with their places and a fix."""
+into problems with their places and a fix.
+
+The models' descriptions and JSON Schema hints are what `scanner/data/schemas/{endpoints,policy,release}.json`
+are generated from (`python -m scanner.schemas`); what the schema language cannot say (a host name's labels,
+a proxy URL's parts, suite names known to the catalog) is checked here and by the loaders, not there.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from typing import Literal, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.config import JsonDict
 from ruamel.yaml.nodes import Node
 
 from scanner.config.source import locate, read_yaml
@@ -22,6 +28,24 @@ class Strict(BaseModel):
 
 
 _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+
+
+def _or_number(schema: JsonDict) -> None:
+    """A release number YAML reads as a number (`release: 9.0`) is taken as its text."""
+    schema["type"] = ["string", "number"]
+
+
+def _or_empty_key(schema: JsonDict) -> None:
+    """A bare `disabled:` (YAML's null) is an empty list."""
+    schema["type"] = ["array", "null"]
+
+
+def _or_none_word(schema: JsonDict) -> None:
+    """`proxy: none` (any case) bypasses the file's top-level proxy."""
+    choices = schema.get("anyOf")
+    if not isinstance(choices, list):
+        raise TypeError(f"expected anyOf in the proxy field's schema, got {schema}")
+    choices.append({"type": "string", "pattern": "^\\s*[Nn][Oo][Nn][Ee]\\s*$"})
 
 
 def proxy_address(url: str) -> tuple[str, int]:
@@ -50,9 +74,23 @@ def proxy_address(url: str) -> tuple[str, int]:
 
 
 class ProxyModel(Strict):
-    url: str
-    username_env: str | None = Field(default=None, pattern=_ENV_NAME)
-    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+    """An HTTP CONNECT proxy. Basic-auth credentials are named by environment variable, never written here."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"dependentRequired": {"username_env": ["password_env"], "password_env": ["username_env"]}}
+    )
+
+    url: str = Field(description="http://HOST:PORT, with no path and no credentials")
+    username_env: str | None = Field(
+        default=None,
+        pattern=_ENV_NAME,
+        description="the NAME of the environment variable holding the Basic-auth user name (with password_env)",
+    )
+    password_env: str | None = Field(
+        default=None,
+        pattern=_ENV_NAME,
+        description="the NAME of the environment variable holding the Basic-auth password (with username_env)",
+    )
 
     @field_validator("url")
     @classmethod
@@ -71,18 +109,55 @@ PROXY_KEYS = list(ProxyModel.model_fields)
 
 
 class EndpointModel(Strict):
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    name: str | None = None
-    category: str = "other"
-    host: str = Field(min_length=1, max_length=253)
-    port: int | None = Field(default=None, ge=1, le=65535)
-    protocol: Literal["https", "tls", "ldaps", "ldap+starttls", "smtps", "smtp+starttls"] = "https"
-    sni: str | None = None
-    ip: str | None = None
-    enabled: bool = True
-    proxy: ProxyModel | None = None
+    """One external server the client connects to."""
+
+    model_config = ConfigDict(
+        json_schema_extra={  # protocol `tls` has no default port
+            "if": {"properties": {"protocol": {"const": "tls"}}, "required": ["protocol"]},
+            "then": {"required": ["port"]},
+        }
+    )
+
+    id: str = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", description="unique in the file; what --only and the reports name"
+    )
+    name: str | None = Field(default=None, description="a name for people (default: the id)")
+    category: str = Field(default="other", description="the kind of server, e.g. APNS, SCEP, LDAP (default: other)")
+    host: str = Field(
+        min_length=1,
+        max_length=253,
+        description="the server's DNS name (IDN allowed; sent as SNI unless `sni` says otherwise) or IP address",
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="TCP port; default: the protocol's (https 443, ldaps 636, ldap+starttls 389, smtps 465, "
+        "smtp+starttls 587; `tls` has none)",
+    )
+    protocol: Literal["https", "tls", "ldaps", "ldap+starttls", "smtps", "smtp+starttls"] = Field(
+        default="https",
+        description="TLS at once (https, tls, ldaps, smtps) or after the protocol's STARTTLS exchange "
+        "(ldap+starttls, smtp+starttls)",
+    )
+    sni: str | None = Field(default=None, description="the name sent as SNI, where it is not `host`")
+    ip: str | None = Field(
+        default=None,
+        description="connect to this IPv4 or IPv6 address instead of looking `host` up (still sent as SNI)",
+    )
+    enabled: bool = Field(default=True, description="false: listed, but not probed")
+    proxy: ProxyModel | None = Field(
+        default=None,
+        json_schema_extra=_or_none_word,
+        description="this endpoint's own proxy, or `none` to connect directly although the file has a proxy",
+    )
     """`proxy: none` reads as a ProxyModel with an empty url: this endpoint bypasses the file's proxy."""
-    ca_file: str | None = Field(default=None, min_length=1)
+    ca_file: str | None = Field(
+        default=None,
+        min_length=1,
+        description="PEM file of CA certificates for this server's chain (relative to this file); wins over the "
+        "file's ca_file",
+    )
 
     @field_validator("proxy", mode="before")
     @classmethod
@@ -156,14 +231,29 @@ def _check_host_name(value: str) -> None:
 
 
 class EndpointsFile(Strict):
-    proxy: ProxyModel | None = None
-    ca_file: str | None = Field(default=None, min_length=1)
-    endpoints: list[EndpointModel] = Field(min_length=1)
+    """endpoints.yaml: the external servers the client connects to."""
+
+    proxy: ProxyModel | None = Field(
+        default=None, description="the proxy every endpoint goes through, unless it has `proxy: none` or its own"
+    )
+    ca_file: str | None = Field(
+        default=None,
+        min_length=1,
+        description="PEM file of CA certificates server chains are checked against (relative to this file); "
+        "default: the system's trust store",
+    )
+    endpoints: list[EndpointModel] = Field(min_length=1, description="the servers, each with a unique id")
 
 
 class Lists(Strict):
-    selected: list[str] = Field(default_factory=list)
-    disabled: list[str] = Field(default_factory=list)
+    """A Selected list (in preference order) and a Disabled list."""
+
+    selected: list[str] = Field(
+        default_factory=list, json_schema_extra=_or_empty_key, description="in preference order, first preferred"
+    )
+    disabled: list[str] = Field(
+        default_factory=list, json_schema_extra=_or_empty_key, description="never offered; an empty key is no suite"
+    )
 
     @field_validator("selected", "disabled", mode="before")
     @classmethod
@@ -172,10 +262,23 @@ class Lists(Strict):
 
 
 class PolicyFile(Strict):
-    release: str = Field(min_length=1)
-    client: str | None = None
-    protocols: Lists = Field(default_factory=lambda: Lists(selected=["TLSv1.2"]))
-    cipher_suites: Lists
+    """policy.yaml: the client's Outgoing SSL configuration, its Selected and Disabled lists."""
+
+    release: str = Field(
+        min_length=1,
+        json_schema_extra=_or_number,
+        description='the client release the lists are for (`tlsverify policy releases`), e.g. "12.0.0.0"',
+    )
+    client: str | None = Field(
+        default=None,
+        description="the TLS client profile: jsse-8, jsse-11, jsse-17 or jsse-21 (`tlsverify policy clients`); "
+        "default: the release's",
+    )
+    protocols: Lists = Field(
+        default_factory=lambda: Lists(selected=["TLSv1.2"]),
+        description="protocol versions (SSLv3, TLSv1.0, TLSv1.1, TLSv1.2, TLSv1.3); default: TLSv1.2 Selected",
+    )
+    cipher_suites: Lists = Field(description="cipher suites by JSSE, IANA or OpenSSL name, in any case")
 
     @field_validator("release", mode="before")
     @classmethod
@@ -184,15 +287,26 @@ class PolicyFile(Strict):
 
 
 class ReleaseFile(Strict):
-    release: str = Field(min_length=1)
-    client: str | None = None
-    reconstructed: bool = True
-    basis: str = ""
-    available: list[str] = Field(min_length=1)
-    default_selected: list[str] = Field(min_length=1)
-    default_disabled: list[str] = Field(default_factory=list)
-    removed: list[str] = Field(default_factory=list)
-    moved_to_disabled: list[str] = Field(default_factory=list)
+    """A release file (scanner/data/releases/, --releases DIR): the suites a client release ships, its Reset to
+    Default lists and what it changed. Suites by JSSE, IANA or OpenSSL name."""
+
+    release: str = Field(min_length=1, json_schema_extra=_or_number, description='the release number, e.g. "10.3.0.0"')
+    client: str | None = Field(
+        default=None, description="the TLS client profile the release runs on (jsse-8, jsse-11, jsse-17, jsse-21)"
+    )
+    reconstructed: bool = Field(
+        default=True, description="the lists are reconstructed, not the vendor's own (`basis` says from what)"
+    )
+    basis: str = Field(default="", description="where the lists come from")
+    available: list[str] = Field(min_length=1, description="every suite the release ships")
+    default_selected: list[str] = Field(min_length=1, description="Reset to Default's Selected list, in order")
+    default_disabled: list[str] = Field(default_factory=list, description="Reset to Default's Disabled list")
+    removed: list[str] = Field(
+        default_factory=list, description="suites this release removed: an upgrade to it drops them from both lists"
+    )
+    moved_to_disabled: list[str] = Field(
+        default_factory=list, description="suites an upgrade to this release moves from Selected to Disabled"
+    )
 
     @field_validator("release", mode="before")
     @classmethod
