@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from scanner.cli import completion, history, impact, init, policy, schedule, verify
+from scanner.cli import completion, history, impact, init, policy, schedule, schema, verify
 from scanner.cli.common import ExitCode, add_scan_options, exit_now
 from scanner.cli.examples import add_examples
 from scanner.models import ConfigError
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_commands(commands)
     schedule.add_commands(commands)
     completion.add_command(commands)
+    schema.add_command(commands)
     add_examples(parser)
     return parser
 
@@ -75,6 +76,7 @@ _COMMANDS = {
     "usage": history.usage_command,
     "prune": history.prune_command,
     "completion": completion.run,
+    "schema": schema.run,
 }
 
 

@@ -61,6 +61,11 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "tlsverify completion bash > ~/.local/share/bash-completion/completions/tlsverify",
         "tlsverify completion zsh > ~/.zfunc/_tlsverify",
     ),
+    "schema": (
+        "tlsverify schema --list",
+        "tlsverify schema verify-all > verify-all.schema.json",
+        "tlsverify schema endpoints > endpoints.schema.json  # for editors: yaml-language-server: $schema=...",
+    ),
 }
 """Command path (`policy check`) -> examples, each a command line a user types."""
 
