@@ -4,6 +4,10 @@ Every `socket.connect` and name lookup in the test process goes through a guard 
 address outside 127.0.0.0/8 and ::1, and any name lookup but of address literals and `localhost` (reverse
 lookups too, but of loopback addresses): a lookup would send a DNS query to the machine's resolver, which
 is not on loopback.
+
+And every verify-all.json and impact.json a test leaves, in its own folder or a module's or session's
+(`tmp_path_factory`), must match the shipped JSON Schema of its `schema` tag: checked after each test, which
+fails at teardown otherwise (`tests/documents.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import pytest
 from scanner.config import load_endpoints, load_policy
 from scanner.lab.servers import Lab
 from scanner.models import Endpoint, Policy
+from tests.documents import Checked
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_HOSTS = {e.host for e in load_endpoints(ROOT / "endpoints.yaml")}
@@ -98,6 +103,28 @@ def history_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "out" / "tlsverify.sqlite"
     monkeypatch.setenv("TLSVERIFY_DB", str(path))
     return path
+
+
+_DOCUMENTS = Checked()
+_TEST_FOLDERS: set[Path] = set()
+"""Each finished test's own tmp_path: checked after it, and never walked again."""
+
+
+@pytest.fixture(autouse=True)
+def documents_match_their_schemas(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the test: the tlsverify documents under its tmp_path and under the folders module and session
+    fixtures made (where the lab's reports go) match their schemas; files seen before are not read again."""
+    yield
+    _TEST_FOLDERS.add(tmp_path)
+    base = tmp_path_factory.getbasetemp()
+    shared = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and p not in _TEST_FOLDERS]
+    wrong = _DOCUMENTS.check([tmp_path, *shared])
+    if wrong:
+        pytest.fail("documents that do not match their JSON Schema:\n" + "\n".join(wrong), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"tlsverify documents checked against their JSON Schema: {_DOCUMENTS.documents}")
 
 
 @pytest.fixture(scope="module")

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from scanner import catalog
 from scanner.cli import main
 from scanner.config import write_endpoints
 from scanner.lab.demo import DEMO_SERVERS, start_lab
 from scanner.lab.gnutls import unavailable_reason
 from scanner.lab.servers import Lab
 from tests.conftest import ROOT
+from tests.documents import assert_valid
 
 
 @pytest.fixture(scope="module")
@@ -310,10 +312,17 @@ def test_format_json_and_csv_put_only_the_document_on_standard_output(
     site: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import csv
+    from importlib.metadata import version
 
     assert main(["verify-all", "--format", "json", "--no-progress"]) == 0
     printed = capsys.readouterr()
-    assert json.loads(printed.out) == json.loads((site / "reports" / "verify-all.json").read_text())
+    doc = json.loads(printed.out)
+    assert_valid(doc, "verify-all")
+    assert doc == json.loads((site / "reports" / "verify-all.json").read_text())
+    installed = {"version": version("tlsverify"), "sslyze": version("sslyze"), "nassl": version("nassl")}
+    assert doc["tool"] == {"name": "tlsverify", **installed}  # the versions that probed
+    negotiated = doc["endpoints"][0]["negotiated"]
+    assert doc["suite_codes"][negotiated] == catalog.resolve(negotiated).code_hex
     assert "Reports: " in printed.err
     assert main(["verify-all", "--format", "csv", "--no-progress"]) == 0
     rows = list(csv.DictReader(printed_out := capsys.readouterr().out.splitlines()))
