@@ -23,10 +23,11 @@ if NMAP is None and os.environ.get("CI"):
 
 
 @pytest.mark.skipif(NMAP is None, reason="nmap is not installed (apt-get install nmap)")
-def test_nmap_and_sslyze_find_the_suites_tlsverify_finds() -> None:
+def test_nmap_and_sslyze_find_the_suites_tlsverify_finds(tmp_path: Path) -> None:
     command = [sys.executable, str(ROOT / "benchmarks" / "bench_peers.py"), "--sizes", "6", "--rounds", "1"]
-    command += ["--tools", "tlsverify,sslyze12,nmap"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    command += ["--tools", "tlsverify,sslyze12,nmap", "--keep-files"]  # kept in tmp_path: its verify-all.json checked
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stdout.splitlines()
     table = lines[next(i for i, line in enumerate(lines) if line.startswith("tool ")) + 1 :]
