@@ -106,8 +106,11 @@ def history_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 _DOCUMENTS = Checked()
-_TEST_FOLDERS: set[Path] = set()
-"""Each finished test's own tmp_path: checked after it, and never walked again."""
+_NOT_SHARED: set[Path] = set()
+"""Entries of the base folder never walked again: finished tests' own tmp_path (each checked after its test),
+pytest's `...current` links, files."""
+_SHARED: set[Path] = set()
+"""Folders of module and session fixtures (and of tmp_path_factory.mktemp in a test): walked after every test."""
 
 
 @pytest.fixture(autouse=True)
@@ -115,10 +118,11 @@ def documents_match_their_schemas(tmp_path: Path, tmp_path_factory: pytest.TempP
     """After the test: the tlsverify documents under its tmp_path and under the folders module and session
     fixtures made (where the lab's reports go) match their schemas; files seen before are not read again."""
     yield
-    _TEST_FOLDERS.add(tmp_path)
-    base = tmp_path_factory.getbasetemp()
-    shared = [p for p in base.iterdir() if p.is_dir() and not p.is_symlink() and p not in _TEST_FOLDERS]
-    wrong = _DOCUMENTS.check([tmp_path, *shared])
+    _NOT_SHARED.add(tmp_path)
+    for entry in tmp_path_factory.getbasetemp().iterdir():
+        if entry not in _NOT_SHARED and entry not in _SHARED:
+            (_SHARED if entry.is_dir() and not entry.is_symlink() else _NOT_SHARED).add(entry)
+    wrong = _DOCUMENTS.check([tmp_path, *sorted(_SHARED)])
     if wrong:
         pytest.fail("documents that do not match their JSON Schema:\n" + "\n".join(wrong), pytrace=False)
 
