@@ -65,7 +65,7 @@ SCHEMAS: tuple[Schema, ...] = (
     Schema(
         "release",
         "release.json",
-        "release files (scanner/data/releases/*.yaml, --releases DIR)",
+        "release files (scanner/data/releases/*.yaml, --release-dir DIR)",
         "tlsverify release file",
         model="ReleaseFile",
     ),

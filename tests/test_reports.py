@@ -14,6 +14,7 @@ from scanner import findings as analysis
 from scanner.models import Endpoint, EndpointStatus, Policy, ProbeResult, TlsVersion, VerifyAllReport
 from scanner.report import html_report, json_report, text
 from scanner.store import Store
+from tests.documents import assert_valid
 
 POLICY = Policy(
     "10.3.0.0",
@@ -88,6 +89,7 @@ def test_json_contract() -> None:
     suite = next(s for s in doc["suites"] if s["name"] == "TLS_RSA_WITH_AES_128_CBC_SHA")
     assert suite == {
         "name": "TLS_RSA_WITH_AES_128_CBC_SHA",
+        "code": "0x002F",
         "jsse_name": "TLS_RSA_WITH_AES_128_CBC_SHA",
         "list": "disabled",
         "position": 1,
@@ -98,6 +100,9 @@ def test_json_contract() -> None:
         "legacy": False,
     }
     assert doc["usage_period"] is None and doc["drift"] is None  # made without a store: no period, no comparison
+    assert doc["tool"] is None  # made without the pipeline, which says which versions probed
+    assert doc["suite_codes"]["TLS_RSA_WITH_AES_128_CBC_SHA"] == "0x002F"
+    assert_valid(doc, "verify-all")
 
 
 def test_html_lists_asterisks_and_hover() -> None:

@@ -287,8 +287,8 @@ class PolicyFile(Strict):
 
 
 class ReleaseFile(Strict):
-    """A release file (scanner/data/releases/, --releases DIR): the suites a client release ships, its Reset to
-    Default lists and what it changed. Suites by JSSE, IANA or OpenSSL name."""
+    """A release file (scanner/data/releases/, --release-dir DIR): the suites a client release ships, its
+    Reset to Default lists and what it changed. Suites by JSSE, IANA or OpenSSL name."""
 
     release: str = Field(min_length=1, json_schema_extra=_or_number, description='the release number, e.g. "10.3.0.0"')
     client: str | None = Field(
