@@ -156,7 +156,7 @@ def lab_site(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def verify_all() -> list[str]:
-    return [sys.executable, "-m", "scanner", "verify-all", "--db", "history.sqlite", "--rate-per-server", "10"]
+    return [sys.executable, "-m", "scanner", "verify-all", "--db", "history.sqlite", "--rate-per-server", "5"]
 
 
 def test_a_terminal_gets_colour_and_a_bar_that_moves_with_connections(lab_site: Path) -> None:
