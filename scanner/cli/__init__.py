@@ -49,17 +49,11 @@ class _Version(argparse.Action):
         super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
 
     def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
-        from importlib.metadata import PackageNotFoundError, version
+        from scanner.versions import current
 
-        def of(name: str) -> str:
-            try:
-                return version(name)
-            except PackageNotFoundError:
-                return "not installed"
-
-        print(
-            f"tlsverify {of('tlsverify')} (sslyze {of('sslyze')}, nassl {of('nassl')}, Python {sys.version.split()[0]})"
-        )
+        tool = current()
+        sslyze, nassl = tool.sslyze or "not installed", tool.nassl or "not installed"
+        print(f"tlsverify {tool.version} (sslyze {sslyze}, nassl {nassl}, Python {sys.version.split()[0]})")
         parser.exit()
 
 
