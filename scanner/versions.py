@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
 
 from scanner.models import Tool
 
 
 def _installed(distribution: str) -> str | None:
+    from importlib.metadata import PackageNotFoundError, version  # 15 ms: only when a document is written
+
     try:
         return version(distribution)
     except PackageNotFoundError:
