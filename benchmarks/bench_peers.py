@@ -3,7 +3,7 @@
 Four tools run as subprocesses on the same endpoints, interleaved round by round (A, B, C, D; A, B, C, D; ...)
 so that drift on a shared machine hits them alike:
 
-    tlsverify   tlsverify verify-all --endpoints E --policy policy.yaml --out DIR --db DIR/x.sqlite  (defaults)
+    tlsverify   tlsverify verify-all --endpoints E --policy policy.yaml --out-dir DIR --db DIR/x.sqlite  (defaults)
     sslyze12    python -m sslyze --tlsv1_2 --json_out=F HOST:PORT ...
     sslyze-all  python -m sslyze --sslv2 --sslv3 --tlsv1 --tlsv1_1 --tlsv1_2 --tlsv1_3 --json_out=F HOST:PORT ...
     nmap        nmap -Pn -n --script +ssl-enum-ciphers -p PORTS HOST -oX F
@@ -191,7 +191,7 @@ def command(tool: str, target: Target, work: Path, endpoints: Path) -> list[str]
             str(endpoints),
             "--policy",
             str(ROOT / "policy.yaml"),
-            "--out",
+            "--out-dir",
             str(out),
             "--db",
             str(out / "x.sqlite"),

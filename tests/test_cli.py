@@ -442,7 +442,7 @@ def test_policy_upgrade_and_impact_upgrade_name_the_release_alike(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["policy", "upgrade", str(ROOT / "policy.yaml")]) == 2
-    assert "name the release to upgrade to with --release" in capsys.readouterr().err
+    assert "the arguments --release is required" in capsys.readouterr().err
     assert main(["policy", "upgrade", str(ROOT / "policy.yaml"), "--release", "12.0.0.0"]) == 0
     assert "12.0.0.0" in capsys.readouterr().out
     assert main(["impact", "--upgrade", "--policy", str(ROOT / "policy.yaml")]) == 2
@@ -470,3 +470,6 @@ def test_bash_completes_commands_options_and_files(tmp_path: Path) -> None:
     assert complete("policy", "ch") == ["check"]
     assert "--out-dir" in complete("verify-all", "--out")
     assert "policy-a.yaml" in complete("policy", "check", "pol")
+    assert complete("schema", "verify") == ["verify-all"]
+    assert "12.0.0.0" in complete("policy", "upgrade", "policy-a.yaml", "--release", "1")
+    assert "--to" not in complete("policy", "upgrade", "policy-a.yaml", "--")  # former spellings: never offered

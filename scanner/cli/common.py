@@ -106,7 +106,7 @@ def add_db_option(parser: argparse.ArgumentParser) -> None:
         type=database_path,
         default=None,
         metavar="FILE",
-        help=f"SQLite history (default: ${DB_ENV}, else {DEFAULT_DB} in the current folder; never follows --out)",
+        help=f"SQLite history (default: ${DB_ENV}, else {DEFAULT_DB} in the current folder; never follows --out-dir)",
     )
 
 
@@ -144,7 +144,7 @@ def folder_path(value: str) -> Path:
     return path
 
 
-def alias(parser: argparse.ArgumentParser, old: str, dest: str, **kwargs: object) -> None:
+def alias(parser: argparse._ActionsContainer, old: str, dest: str, **kwargs: object) -> None:
     """An option's former name, still read (scripts keep working) and never shown: one name per idea."""
     parser.add_argument(old, dest=dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)  # type: ignore[arg-type]
 

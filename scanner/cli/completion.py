@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
+from scanner import schemas
 from scanner.cli.common import ExitCode, SubParsers
+from scanner.config import load_releases
 
 SHELLS = ("bash", "zsh", "tcsh")
 
@@ -26,10 +29,24 @@ def run(args: argparse.Namespace) -> int:
 
     from scanner.cli import build_parser
 
-    parser = build_parser()
+    parser = build_parser()  # a copy for shtab: choices set here change no error message of the real one
     _mark_paths(parser, shtab.FILE, shtab.DIRECTORY)
+    releases = load_releases().names
+    _offer(parser, "name", schemas.names())
+    _offer(parser, "release", releases)
+    _offer(parser, "to", releases)
     sys.stdout.write(shtab.complete(parser, shell=args.shell))
     return ExitCode.OK
+
+
+def _offer(parser: argparse.ArgumentParser, dest: str, values: Sequence[str]) -> None:
+    """Complete `dest` (a schema's name, a release) with `values`, in every command that has it."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                _offer(sub, dest, values)
+        elif action.dest == dest and action.help != argparse.SUPPRESS:
+            action.choices = list(values)
 
 
 def _mark_paths(parser: argparse.ArgumentParser, file: object, folder: object) -> None:

@@ -76,7 +76,9 @@ EXIT_CODES_OF: dict[str, str] = {
     "verify-all": EXIT_CODES,
     "schedule run": f"{EXIT_CODES}\n  (with --max-runs: the worst code of its runs, 2 then 1 then 3)",
     "demo": f"exit codes:\n  0    the demo ran (its lab fails the policy on purpose)\n{_USAGE}\n  130  interrupted",
-    "impact": "exit codes:\n  0    nothing breaks\n  1    some endpoint breaks, or is unknown (see --allow-unknown)\n"
+    "impact": "exit codes:\n  0    nothing breaks\n"
+    "  1    some endpoint breaks, a real handshake contradicts a prediction, or (without\n"
+    "       --allow-unknown) an endpoint was never probed or a prediction could not be checked\n"
     f"{_USAGE}\n  130  interrupted",
     "policy check": "exit codes:\n  0    no errors (warnings allowed)\n  1    warnings, with --strict\n"
     "  2    errors in the file, or a usage error",

@@ -55,17 +55,18 @@ def add_commands(commands: SubParsers) -> None:
 
     upgrade = parser("upgrade", "what an upgrade does to a policy: protocols reset, removed suites dropped")
     upgrade.add_argument("file", type=Path, metavar="FILE", help="the policy file to upgrade (e.g. policy.yaml)")
-    upgrade.add_argument(
+    target = upgrade.add_mutually_exclusive_group(required=True)  # required, under either name
+    target.add_argument(
         "--release", dest="to", metavar="RELEASE", help="the release to upgrade to (see `tlsverify policy releases`)"
     )
-    alias(upgrade, "--to", "to")
+    alias(target, "--to", "to")
     _output_options(upgrade, in_place=True)
 
     reset = parser("reset-to-default", "the Reset to Default lists of a release")
     reset.add_argument("--release", default=None, metavar="RELEASE", help="whose lists (default: the newest known)")
     _output_options(reset, in_place=False)
 
-    diff = parser("diff", "suites added, removed, moved between lists and reordered from A to B")
+    diff = parser("diff", "suites added, removed, moved between lists and reordered from BEFORE to AFTER")
     diff.add_argument("a", type=Path, metavar="BEFORE", help="the policy file before (e.g. policy.yaml)")
     diff.add_argument("b", type=Path, metavar="AFTER", help="the policy file after (e.g. proposed.yaml)")
 
@@ -128,10 +129,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace, releases: rules.Releases) -> int:
-    if args.to is None:
-        raise UsageError(
-            f"policy upgrade: name the release to upgrade to with --release (known: {', '.join(releases.names)})"
-        )
     try:
         old, result = rules.upgrade_document(read_policy_document(args.file), releases, args.to)
     except ValueError as exc:

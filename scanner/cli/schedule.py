@@ -79,7 +79,7 @@ def add_commands(commands: SubParsers) -> None:
         type=positive_int,
         default=None,
         metavar="N",
-        help="stop after N runs, with the worst exit code of them (2, else 1, else 0)",
+        help="stop after N runs, with the worst exit code of them (2, else 1, else 3, else 0)",
     )
     add_scan_options(run)
     text = "print a systemd service and timer, or a crontab line, that run verify-all with these options here"
@@ -360,11 +360,15 @@ def verify_all_words(args: argparse.Namespace) -> tuple[list[str], list[str]]:
     they may hold a secret."""
     template = argparse.ArgumentParser(add_help=False)
     add_scan_options(template)
+    # each option by the name --help shows, never a former spelling kept for old scripts
+    shown = {
+        a.dest: a.option_strings[-1] for a in template._actions if a.option_strings and a.help != argparse.SUPPRESS
+    }
     words: list[str] = []
     left_out: list[str] = []
     for dest, default in vars(template.parse_args([])).items():
         value = getattr(args, dest, default)
-        flag = "--" + dest.replace("_", "-")
+        flag = shown[dest]
         if value == default:
             continue
         if dest not in _COPIED:

@@ -28,6 +28,8 @@ def add_command(commands: SubParsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list and args.name is not None:
+        raise UsageError(f"--list lists every schema: drop --list to print {args.name!r}, or drop {args.name!r}")
     if args.list or args.name is None:
         width = max(len(name) for name in schemas.names())
         for listed in schemas.SCHEMAS:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
 from scanner.models import ProbeResult
+from scanner.report.text import count
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -62,14 +63,15 @@ class LiveProgress:
             self._progress = Progress(
                 SpinnerColumn(),
                 BarColumn(),
-                TextColumn("{task.fields[done]}/{task.total:.0f} endpoints"),
-                TextColumn("{task.fields[connections]} connections"),
+                TextColumn("{task.fields[done]}/{task.total:.0f} endpoints", markup=False),
+                TextColumn("{task.fields[connections]}", markup=False),
                 TimeElapsedColumn(),
-                TextColumn("{task.fields[last]}", style="dim"),
+                # an endpoint id (`apns@2001:db8::1`) is text: no markup, and no `:a:` read as an emoji
+                TextColumn("{task.fields[last]}", style="dim", markup=False),
                 console=console(self._stream),
                 transient=False,
             )
-            self._task = self._progress.add_task("probing", total=total, done=0, connections=0, last="")
+            self._task = self._progress.add_task("probing", total=total, done=0, connections="", last="")
             self._progress.start()
         return self._progress, self._task
 
@@ -81,8 +83,8 @@ class LiveProgress:
             total=total,
             completed=self._done + moving,
             done=self._done,
-            connections=self._connections,
-            last=last[:30],
+            connections=count(self._connections, "connection"),
+            last=last if len(last) <= 40 else last[:39] + "…",
         )
 
     def started(self, total: int) -> None:

@@ -76,7 +76,7 @@ def upgrade(result: Upgrade, old: Policy) -> str:
 
 
 def diff(result: PolicyDiff, a: str, b: str) -> str:
-    """Suites added, removed, moved and reordered, from A to B."""
+    """Suites added, removed, moved and reordered, from BEFORE (`a`) to AFTER (`b`)."""
     if result.empty:
         return f"{a} and {b} hold the same policy."
     lines = [f"From {a} to {b}:"]

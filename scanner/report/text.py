@@ -11,7 +11,7 @@ import io
 from collections.abc import Collection
 from typing import TYPE_CHECKING
 
-from scanner import moves
+from scanner import catalog, moves
 from scanner.findings import UNPROBED
 from scanner.models import Change, EndpointFinding, EndpointStatus, VerifyAllReport
 from scanner.naming import Spelling, policy_spelling
@@ -88,22 +88,24 @@ def summary_renderables(
 
     spell = policy_spelling(report.policy)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, expand=False, show_edge=False)
-    # The details column is wide enough for the longest suite name, so a name never breaks (the text wraps
-    # between words), on any screen of 75 columns or more; the endpoint column takes what is left, up to its
-    # longest id. A narrower screen folds names rather than cutting them off.
-    status_width = max((len(verdict(f)[0]) for f in report.findings), default=0)
-    status_width = max(status_width, len("Status"))
+    # The details column is wide enough for its longest word (a suite name, at most SUITE_WIDTH), so a name
+    # never breaks (the text wraps between words) on any screen of 75 columns or more; the endpoint column
+    # takes what is left, up to its longest id. A narrower screen folds names rather than cutting them off.
+    details = {f.endpoint.id: _details(f, spell) for f in report.findings}
+    words = (word for lines in details.values() for line, _ in lines for word in line.split())
+    details_width = min(SUITE_WIDTH, max((len(word) for word in words), default=0))
+    status_width = max(len("Status"), *(len(verdict(f)[0]) for f in report.findings))
     longest_id = max((len(f.endpoint.id) for f in report.findings), default=0)
-    id_width = max(len("Endpoint"), min(longest_id, width - status_width - SUITE_WIDTH - _GAPS))
+    id_width = max(len("Endpoint"), min(longest_id, width - status_width - details_width - _GAPS))
     table.add_column("Endpoint", overflow="fold", width=id_width)
     table.add_column("Status", no_wrap=True, width=status_width)
     table.add_column("Suite, or why not", overflow="fold", width=max(20, width - id_width - status_width - _GAPS))
     for f in report.findings:
         word, style = verdict(f)
-        details = Text()
-        for i, (line, line_style) in enumerate(_details(f, spell)):
-            details.append(("\n" if i else "") + line, style=line_style)
-        table.add_row(Text(f.endpoint.id), Text(word, style=style), details)
+        cell = Text()
+        for i, (line, line_style) in enumerate(details[f.endpoint.id]):
+            cell.append(("\n" if i else "") + line, style=line_style)
+        table.add_row(Text(f.endpoint.id), Text(word, style=style), cell)
     return [table, *(Text(line, style=style) for line, style in _totals(report, spell, shipped))]
 
 
@@ -114,8 +116,14 @@ def _what_to_do(answer: moves.FewestMoves, spell: Spelling) -> list[tuple[str, s
         return [("Nothing to move: every endpoint connects.", "green")]
     lines = []
     if answer.moves:
-        where = {moves.DISABLED: " (from Disabled)", moves.NOT_LISTED: " (in neither list)"}
-        names = ", ".join(spell(m.suite) + where.get(m.origin, "") for m in answer.moves)
+        where = {moves.DISABLED: "from Disabled", moves.NOT_LISTED: "in neither list"}
+
+        def described(move: moves.Move) -> str:
+            grade = catalog.resolve(move.suite).grade  # an insecure move says so, as `policy check` will
+            graded = "" if grade == "secure" else f"; {grade}"
+            return f"{spell(move.suite)} ({where.get(move.origin, move.origin)}{graded})"
+
+        names = ", ".join(described(m) for m in answer.moves)
         lines.append(
             (
                 f"Fewest moves: put {count(len(answer.moves), 'suite')} in Selected to reconnect "
@@ -136,16 +144,21 @@ def _totals(report: VerifyAllReport, spell: Spelling, shipped: Collection[str] |
     unprobed = sum(1 for f in findings if f.probe.status in UNPROBED)
     refused = sum(1 for f in findings if f.probe.status is EndpointStatus.OK and not f.connects)
     expiring = sum(1 for f in findings if f.certificate_warnings)
-    parts = [f"{ok}/{count(len(findings), 'endpoint')} connect under the policy"]
+    parts = [
+        f"{ok}/{count(len(findings), 'endpoint')} {'connects' if len(findings) == 1 else 'connect'} under the policy"
+    ]
     if refused:
-        parts.append(f"{refused} negotiate but the client refuses the certificate")
+        parts.append(
+            f"{refused} {'negotiates' if refused == 1 else 'negotiate'} but the client refuses the certificate"
+        )
     if unprobed:
         parts.append(f"{unprobed} could not be probed (network)")
     parts.append(f"{count(len(report.unused_selected), 'Selected suite')} unused")
     lines = [("", ""), ("; ".join(parts) + ".", "bold green" if ok == len(findings) else "bold")]
     lines += _what_to_do(moves.for_findings(report.policy, findings, shipped), spell)
     if expiring:
-        lines.append((f"Warning: {count(expiring, 'certificate')} expire soon (see above).", "yellow"))
+        verb = "expires" if expiring == 1 else "expire"
+        lines.append((f"Warning: {count(expiring, 'certificate')} {verb} soon (see above).", "yellow"))
     for d in report.address_disagreements:
         lines.append(
             (
