@@ -227,8 +227,12 @@ def _check_selected_strength(doc: PolicyDocument, selected: list[tuple[Entry, st
     if better != names:
         first_wrong = next(i for i, (a, b) in enumerate(zip(names, better, strict=True)) if a != b)
         entry = selected[first_wrong][0]
-        hint = "suggested order: " + ", ".join(catalog.resolve(n).jsse_name for n in better)
-        message = f"Selected is not strongest first: {better[first_wrong]} should come before {names[first_wrong]}"
+        written = {name: e.text for e, name in selected}  # every name as the file spells it
+        hint = "suggested order: " + ", ".join(written[n] for n in better)
+        message = (
+            f"Selected is not strongest first: {written[better[first_wrong]]} should come before "
+            f"{written[names[first_wrong]]}"
+        )
         problems.append(_problem(doc, entry, message, hint, warning=True))
     return problems
 
