@@ -15,7 +15,7 @@ from scanner.document import encode
 from scanner.findings import UNPROBED
 from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
 from scanner.naming import policy_spelling
-from scanner.report.view import address, change_value, client_certificate_text, hover_text, iana, jsse, strength
+from scanner.report.view import address, change_value, client_certificate_text, grade, hover_text, iana, jsse, strength
 
 if TYPE_CHECKING:
     import jinja2
@@ -38,6 +38,7 @@ def environment() -> jinja2.Environment:
     env.filters["jsse"] = jsse
     env.filters["iana"] = iana
     env.filters["strength"] = strength
+    env.filters["grade"] = grade
     env.filters["wbr"] = wbr
     env.filters["client_certificate"] = client_certificate_text
     env.filters["change_value"] = change_value

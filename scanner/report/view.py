@@ -54,6 +54,12 @@ def iana(name: str) -> str:
     return catalog.resolve(name).name
 
 
+def grade(name: str) -> str:
+    """What the page says of a suite's strength, in `policy check`'s words: "secure", "insecure (3DES)", or
+    what it lacks ("no forward secrecy")."""
+    return catalog.resolve(name).grade
+
+
 def strength(name: str) -> str:
     """ "secure", "weak" or "insecure"."""
     return catalog.resolve(name).strength.value
