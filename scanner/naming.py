@@ -31,3 +31,18 @@ def policy_spelling(policy: Policy) -> Spelling:
         return suite.name if iana_style else suite.jsse_name
 
     return spell
+
+
+def spelling_of(*policies: Policy) -> Spelling:
+    """Each suite as the first of `policies` that lists it spells it; others in the first one's style (for
+    a view of two policies: a diff, an impact)."""
+    spellings = [policy_spelling(p) for p in policies]
+    listed = [dict(p.spellings) for p in policies]
+
+    def spell(name: str) -> str:
+        for own, spelled in zip(listed, spellings, strict=True):
+            if name in own:
+                return spelled(name)
+        return spellings[0](name) if spellings else name
+
+    return spell

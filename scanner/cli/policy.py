@@ -28,6 +28,7 @@ from scanner.cli.common import (
 from scanner.config import check_policy_file, load_policy, load_releases, policy_yaml, read_policy_document
 from scanner.files import write_atomically
 from scanner.models import Policy
+from scanner.naming import spelling_of
 from scanner.policy import Releases
 from scanner.report import policy_text
 from scanner.store import Store
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if command == "diff":
         a, b = load_policy(args.a, releases), load_policy(args.b, releases)
         result = rules.diff(a, b)
-        print(policy_text.diff(result, str(args.a), str(args.b)))
+        print(policy_text.diff(result, str(args.a), str(args.b), spelling_of(b, a)))
         return ExitCode.OK if result.empty else ExitCode.FINDINGS
     if command == "apply":
         return _apply(args, releases)

@@ -11,7 +11,7 @@ from scanner import catalog, moves, versions
 from scanner.document import encode_tool
 from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
 from scanner.models import Tool, host_port
-from scanner.naming import policy_spelling
+from scanner.naming import spelling_of
 from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment
 from scanner.report.text import count
@@ -148,7 +148,7 @@ def render_html(report: ImpactReport, generated_at: datetime) -> str:
             doc=doc,
             generated=generated_at.strftime("%Y-%m-%d %H:%M UTC"),
             diff=change,
-            spelled=policy_spelling(report.after if report.after.spellings else report.before),
+            spelled=spelling_of(report.after, report.before),
             moves=moves.for_impact(report),
             breaks=[e.endpoint.id for e in report.breaks],
             already=[r["id"] for r in rows if r["fails_after"] and r["status"] != "breaks"],
@@ -163,6 +163,7 @@ def render_html(report: ImpactReport, generated_at: datetime) -> str:
 
 
 def summary(report: ImpactReport) -> str:
+    spell = spelling_of(report.after, report.before)  # the terminal's style: the policy files' own spelling
     lines = [f"Impact of {report.change} (scan of {report.scan_time}):"]
     lines += [f"note: {n}" for n in report.notes]
     width = max((len(r.endpoint.id) for r in report.endpoints), default=8)
@@ -170,12 +171,11 @@ def summary(report: ImpactReport) -> str:
         mark = "!! " if row.status is ImpactStatus.BREAKS or row.verified is False else "   "
         lines.append(f"{mark}{row.endpoint.id:<{width}}  {row.status.value:<9}  {row.reason}")
         if row.rescue and row.status is ImpactStatus.BREAKS:
-            rescue = ", ".join(f"{catalog.resolve(r.suite).jsse_name} ({r.where})" for r in row.rescue[:3])
+            rescue = ", ".join(f"{spell(r.suite)} ({r.where})" for r in row.rescue[:3])
             lines.append(f"   {'':<{width}}  rescued by: {rescue}")
         if row.verified is not None:
-            outcome = (
-                "confirmed" if row.verified else f"MISMATCH: the real handshake gave {row.verified_suite or 'no suite'}"
-            )
+            gave = spell(row.verified_suite) if row.verified_suite else "no suite"
+            outcome = "confirmed" if row.verified else f"MISMATCH: the real handshake gave {gave}"
             lines.append(f"   {'':<{width}}  handshake: {outcome}{f' ({row.verify_note})' if row.verify_note else ''}")
         elif row.verify_note and row.status is not ImpactStatus.UNKNOWN:
             lines.append(f"   {'':<{width}}  handshake: {row.verify_note}")

@@ -69,14 +69,16 @@ def upgrade(result: Upgrade, old: Policy) -> str:
     lines = [f"Upgrade {path}: protocols reset to Selected TLSv1.2, none Disabled; both lists kept"]
     if result.dropped:
         lines.append(f"Dropped {count(len(result.dropped), 'suite')} removed by a release on the way:")
-        lines += [f"  {catalog.resolve(n).jsse_name} (was {lst}; removed in {rel})" for n, lst, rel in result.dropped]
+        spell = policy_spelling(old)
+        lines += [f"  {spell(n)} (was {lst}; removed in {rel})" for n, lst, rel in result.dropped]
     else:
         lines.append("No suite was dropped.")
     return "\n".join(lines)
 
 
-def diff(result: PolicyDiff, a: str, b: str) -> str:
-    """Suites added, removed, moved and reordered, from BEFORE (`a`) to AFTER (`b`)."""
+def diff(result: PolicyDiff, a: str, b: str, spell: Spelling | None = None) -> str:
+    """Suites added, removed, moved and reordered, from BEFORE (`a`) to AFTER (`b`), spelled by `spell`
+    (default: Java's names)."""
     if result.empty:
         return f"{a} and {b} hold the same policy."
     lines = [f"From {a} to {b}:"]
@@ -85,7 +87,7 @@ def diff(result: PolicyDiff, a: str, b: str) -> str:
     if result.protocols:
         lines.append(f"  protocols Selected: {', '.join(result.protocols[0])} -> {', '.join(result.protocols[1])}")
     names = [str(t[0]) for t in (*result.added, *result.removed, *result.moved, *result.reordered)]
-    jsse = {n: catalog.resolve(n).jsse_name for n in names}
+    jsse = {n: spell(n) if spell is not None else catalog.resolve(n).jsse_name for n in names}
     lines += [f"  + {jsse[n]} (added to {lst})" for n, lst in result.added]
     lines += [f"  - {jsse[n]} (removed from {lst})" for n, lst in result.removed]
     lines += [f"  ~ {jsse[n]} (moved from {old} to {new})" for n, old, new in result.moved]
