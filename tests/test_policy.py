@@ -525,3 +525,25 @@ def test_show_calls_insecure_exactly_what_check_warns_about(tmp_path: Path, caps
     }
     warned = {int(m[1]) for m in re.finditer(r"selected item (\d+): insecure suite Selected", checked)}
     assert len(called_insecure) > 20 and called_insecure == warned
+
+
+def test_diff_and_upgrade_spell_suites_as_the_files_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from scanner.cli import main
+
+    def write(name: str, selected: str, disabled: str) -> Path:
+        path = tmp_path / name
+        path.write_text(
+            "release: 10.3.0.0\nprotocols: {selected: [TLSv1.2], disabled: []}\n"
+            f"cipher_suites:\n  selected: [{selected}]\n  disabled: [{disabled}]\n"
+        )
+        return path
+
+    gcm = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    before = write("a.yaml", f"{gcm}, TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA")
+    after = write("b.yaml", gcm, "TLS_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_AES_128_CBC_SHA")
+    assert main(["policy", "diff", str(before), str(after)]) == 1
+    out = capsys.readouterr().out
+    assert "~ TLS_RSA_WITH_3DES_EDE_CBC_SHA (moved from selected to disabled)" in out  # as written, not SSL_
+    java = write("c.yaml", gcm, "SSL_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_AES_128_CBC_SHA")
+    assert main(["policy", "diff", str(before), str(java)]) == 1
+    assert "~ SSL_RSA_WITH_3DES_EDE_CBC_SHA (moved" in capsys.readouterr().out  # the after file's spelling
