@@ -17,6 +17,7 @@ from scanner import catalog, clients
 from scanner.findings import UNPROBED
 from scanner.impact import ImpactReport, ImpactStatus, smallest_cover
 from scanner.models import EndpointFinding, EndpointStatus, Policy
+from scanner.naming import policy_spelling, spelling_of
 
 DISABLED = "disabled"
 NOT_LISTED = "not listed"
@@ -90,7 +91,7 @@ def _why_not(f: EndpointFinding, policy: Policy) -> str:
         listed = {*policy.selected, *policy.disabled}
         unshipped = [s for s in clients.get(policy.client).implemented(f.probe.client_accepted) if s not in listed]
         if unshipped:  # no candidate, so none of these is shipped
-            names = ", ".join(catalog.resolve(s).jsse_name for s in unshipped[:3])
+            names = ", ".join(policy_spelling(policy)(s) for s in unshipped[:3])  # as the policy file spells
             why = f"accepts only suites release {policy.release} does not ship ({names})"
             return why + ": the server must accept a Selected suite"
         return "accepts no suite the client can offer: the server must accept a Selected suite"
@@ -161,7 +162,8 @@ def for_impact(report: ImpactReport) -> FewestMoves:
         if found:
             options[row.endpoint.id] = found
         elif row.rescue:
-            shipped_not = ", ".join(catalog.resolve(r.suite).jsse_name for r in row.rescue[:3])
+            spell = spelling_of(report.after, report.before)
+            shipped_not = ", ".join(spell(r.suite) for r in row.rescue[:3])
             why = f"accepts only suites release {report.after.release} does not ship ({shipped_not})"
             stuck.append(Stuck(row.endpoint.id, why + ": the server must accept a Selected suite"))
         else:
