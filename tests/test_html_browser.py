@@ -570,6 +570,36 @@ def test_outside_text_is_shown_not_interpreted(open_page: Callable[..., Opened])
     assert view.page.locator("#ep-scep b b").count() == 0
 
 
+@pytest.mark.parametrize("name", ["verify-all", "impact"])
+def test_the_page_may_load_nothing_and_run_only_its_own_script(browser: Any, files: dict[str, Path], name: str) -> None:
+    """The Content-Security-Policy holds: its own script runs (the tables sort), while anything else a page might
+    be made to load or run (an image from a server, a second inline script) is refused by the browser."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(files[name].as_uri())
+    with page.expect_event("requestfailed") as failed:
+        refused = page.evaluate(
+            """() => new Promise(done => {
+                const seen = [];
+                document.addEventListener("securitypolicyviolation", e => {
+                    seen.push(e.violatedDirective);
+                    if (seen.length === 2) done(seen.sort());
+                });
+                const image = document.createElement("img");
+                image.src = "http://127.0.0.1:9/leak.png";
+                document.body.appendChild(image);
+                const script = document.createElement("script");
+                script.textContent = "window.injected = true";
+                document.body.appendChild(script);
+            })"""
+        )
+    assert refused == ["img-src", "script-src-elem"]
+    assert page.evaluate("window.injected") is None
+    assert page.locator("th[aria-sort], th button").count() > 0  # the page's own script ran and set up sorting
+    assert (failed.value.url, failed.value.failure) == ("http://127.0.0.1:9/leak.png", "csp")  # never sent
+    context.close()
+
+
 def test_screenshots(open_page: Callable[..., Opened], tmp_path: Path) -> None:
     """The pictures in README.md (docs/screenshots/): the top of each page (what to do, and what follows) at a
     wide screen and at a phone's width, each under 400 KB."""

@@ -6,6 +6,8 @@ autoescaped template variables.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Collection, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -240,6 +242,23 @@ def _history_chart(history: Sequence[HistoryPoint]) -> dict[str, Any] | None:
     return {"bars": bars, "width": len(points) * (width + gap), "height": height + 14, "bar": width}
 
 
+CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{script}'; img-src data:; "
+    "base-uri 'none'; form-action 'none'"
+)
+"""What a report page may load and run: its own style and its one inline script (by hash), nothing from
+anywhere. A page that can make no request cannot leak the internal host names it lists, even if a server's
+text ever slipped past the escaping."""
+
+
+def secured(page: str) -> str:
+    """The rendered page with its Content-Security-Policy naming the hash of the page's inline script."""
+    opened = page.index("<script>") + len("<script>")
+    script = page[opened : page.index("</script>", opened)]
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
+    return page.replace("{{CSP}}", CSP.format(script=digest), 1)
+
+
 def render(
     report: VerifyAllReport, history: Sequence[HistoryPoint] = (), shipped: Collection[str] | None = None
 ) -> str:
@@ -255,24 +274,26 @@ def render(
     fewest = moves.for_findings(report.policy, report.findings, shipped)
     groups = [_group(f) for f in report.findings]
     template = environment().get_template("verify_all.html.j2")
-    return template.render(
-        report=data,
-        since=since,
-        generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
-        spelled=policy_spelling(report.policy),
-        verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
-        moves=fewest,
-        selected=_suite_rows(report, "selected", since),
-        disabled=_suite_rows(report, "disabled", since),
-        required=_required(report, {m.suite for m in fewest.moves}),
-        unused=list(report.unused_selected),
-        no_tls12=[r for r in rows if r["id"] in without],
-        failing=sorted((r for r in rows if not r["connects"]), key=lambda r: (r["kind"] == "warn", r["id"])),
-        expiring=[r for r in rows if r["certificate_warnings"]],
-        endpoints=rows,
-        status_options=_status_options(rows),
-        grid=_grid(report, fewest, {r["id"]: r for r in rows}, shipped),
-        chart=_history_chart(history),
-        changes=data["drift"]["changes"] if data["drift"] else [],
-        previous_run=data["drift"]["previous_run"] if data["drift"] else None,
+    return secured(
+        template.render(
+            report=data,
+            since=since,
+            generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+            spelled=policy_spelling(report.policy),
+            verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
+            moves=fewest,
+            selected=_suite_rows(report, "selected", since),
+            disabled=_suite_rows(report, "disabled", since),
+            required=_required(report, {m.suite for m in fewest.moves}),
+            unused=list(report.unused_selected),
+            no_tls12=[r for r in rows if r["id"] in without],
+            failing=sorted((r for r in rows if not r["connects"]), key=lambda r: (r["kind"] == "warn", r["id"])),
+            expiring=[r for r in rows if r["certificate_warnings"]],
+            endpoints=rows,
+            status_options=_status_options(rows),
+            grid=_grid(report, fewest, {r["id"]: r for r in rows}, shipped),
+            chart=_history_chart(history),
+            changes=data["drift"]["changes"] if data["drift"] else [],
+            previous_run=data["drift"]["previous_run"] if data["drift"] else None,
+        )
     )
