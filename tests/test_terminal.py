@@ -106,6 +106,16 @@ def test_the_table_fits_any_screen_and_keeps_its_headers_whole(tmp_path: Path, w
         assert any(GCM in line for line in lines)
 
 
+def test_a_run_interrupted_before_any_endpoint_finished_still_has_a_summary(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    empty = replace(report(tmp_path, TRIPLE_DES), findings=(), complete=False)
+    summary = text.summary(empty, width=80)
+    assert "0/0 endpoints connect under the policy" in summary
+    assert "The run was interrupted" in summary
+    assert "Nothing to move" not in summary  # nothing is known, so nothing is claimed
+
+
 def test_counts_agree_in_number(tmp_path: Path) -> None:
     summary = text.summary(report(tmp_path, TRIPLE_DES), width=200)
     assert "1 could not be probed (network); 0 Selected suites unused." in summary

@@ -94,7 +94,7 @@ def summary_renderables(
     details = {f.endpoint.id: _details(f, spell) for f in report.findings}
     words = (word for lines in details.values() for line, _ in lines for word in line.split())
     details_width = min(SUITE_WIDTH, max((len(word) for word in words), default=0))
-    status_width = max(len("Status"), *(len(verdict(f)[0]) for f in report.findings))
+    status_width = max(len("Status"), max((len(verdict(f)[0]) for f in report.findings), default=0))
     longest_id = max((len(f.endpoint.id) for f in report.findings), default=0)
     id_width = max(len("Endpoint"), min(longest_id, width - status_width - details_width - _GAPS))
     table.add_column("Endpoint", overflow="fold", width=id_width)
@@ -112,8 +112,6 @@ def summary_renderables(
 def _what_to_do(answer: moves.FewestMoves, spell: Spelling) -> list[tuple[str, str]]:
     """The fewest moves that reconnect every failing endpoint, and what moves cannot fix, as the HTML
     report's first section says them."""
-    if answer.nothing_fails:
-        return [("Nothing to move: every endpoint connects.", "green")]
     lines = []
     if answer.moves:
         where = {moves.DISABLED: "from Disabled", moves.NOT_LISTED: "in neither list"}
@@ -155,7 +153,13 @@ def _totals(report: VerifyAllReport, spell: Spelling, shipped: Collection[str] |
         parts.append(f"{unprobed} could not be probed (network)")
     parts.append(f"{count(len(report.unused_selected), 'Selected suite')} unused")
     lines = [("", ""), ("; ".join(parts) + ".", "bold green" if ok == len(findings) else "bold")]
-    lines += _what_to_do(moves.for_findings(report.policy, findings, shipped), spell)
+    answer = moves.for_findings(report.policy, findings, shipped)
+    if not answer.nothing_fails:
+        lines += _what_to_do(answer, spell)
+    elif report.complete:
+        lines.append(("Nothing to move: every endpoint connects.", "green"))
+    elif findings:
+        lines.append((f"Nothing to move among the {count(len(findings), 'endpoint')} that finished.", ""))
     if expiring:
         verb = "expires" if expiring == 1 else "expire"
         lines.append((f"Warning: {count(expiring, 'certificate')} {verb} soon (see above).", "yellow"))
