@@ -187,3 +187,14 @@ def test_html_spells_suites_as_the_policy_file_does_with_the_other_name_beside()
         shown = shown[: shown.index("</li>")]
         own_at = shown.index(f'<span class="sn">{own}<wbr>RSA_<wbr>WITH_<wbr>3DES_<wbr>EDE_<wbr>CBC_<wbr>SHA</span>')
         assert own_at < shown.index(f'<small class="alt">{other.split()[0]} <span class="sn">{other.split()[1]}<wbr>')
+
+
+def test_an_interrupted_run_claims_nothing_of_endpoints_never_probed() -> None:
+    from dataclasses import replace
+
+    page = html_report.render(replace(report(), findings=(), complete=False))
+    assert "no endpoint finished, so nothing is known" in page
+    assert "Every endpoint connects" not in page and "All 0 endpoints" not in page
+    page = html_report.render(replace(report(), findings=report().findings[:1], complete=False))
+    assert "nothing to move among the 1 endpoint that finished" in page
+
