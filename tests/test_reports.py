@@ -197,4 +197,3 @@ def test_an_interrupted_run_claims_nothing_of_endpoints_never_probed() -> None:
     assert "Every endpoint connects" not in page and "All 0 endpoints" not in page
     page = html_report.render(replace(report(), findings=report().findings[:1], complete=False))
     assert "nothing to move among the 1 endpoint that finished" in page
-
