@@ -6,8 +6,6 @@ autoescaped template variables.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Collection, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -253,6 +251,9 @@ text ever slipped past the escaping."""
 
 def secured(page: str) -> str:
     """The rendered page with its Content-Security-Policy naming the hash of the page's inline script."""
+    import base64
+    import hashlib
+
     opened = page.index("<script>") + len("<script>")
     script = page[opened : page.index("</script>", opened)]
     digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
