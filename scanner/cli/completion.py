@@ -10,6 +10,7 @@ from pathlib import Path
 
 from scanner import schemas
 from scanner.cli.common import ExitCode, SubParsers
+from scanner.cli.examples import commands
 from scanner.config import load_releases
 
 SHELLS = ("bash", "zsh", "tcsh")
@@ -39,23 +40,27 @@ def run(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
+def _actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """Every argument of every command, the former spellings (never shown) left out."""
+    return [
+        action
+        for _, command in commands(parser)
+        for action in command._actions
+        if not isinstance(action, argparse._SubParsersAction) and action.help != argparse.SUPPRESS
+    ]
+
+
 def _offer(parser: argparse.ArgumentParser, dest: str, values: Sequence[str]) -> None:
     """Complete `dest` (a schema's name, a release) with `values`, in every command that has it."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _offer(sub, dest, values)
-        elif action.dest == dest and action.help != argparse.SUPPRESS:
+    for action in _actions(parser):
+        if action.dest == dest:
             action.choices = list(values)
 
 
 def _mark_paths(parser: argparse.ArgumentParser, file: object, folder: object) -> None:
     """Tell shtab which arguments are files and which are folders, in every command."""
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
-            for sub in action.choices.values():
-                _mark_paths(sub, file, folder)
-        elif any(o in FOLDER_OPTIONS for o in action.option_strings) or action.dest == "dir":
+    for action in _actions(parser):
+        if any(o in FOLDER_OPTIONS for o in action.option_strings) or action.dest == "dir":
             action.complete = folder  # type: ignore[attr-defined]
         elif any(o in FILE_OPTIONS for o in action.option_strings) or action.type is Path:
             action.complete = file  # type: ignore[attr-defined]
