@@ -390,12 +390,7 @@ class LineProcess:
             try:
                 self.proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    kill_group(self.proc.pid)
-                    self.proc.wait()
+                self._terminate(30)
         for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -407,13 +402,17 @@ class LineProcess:
         """On the way out after an interruption: SIGTERM (the zoo then stops its gnutls-serv processes, which
         run in sessions of their own), SIGKILL to the group if that takes too long."""
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                kill_group(self.proc.pid)
-                self.proc.wait()
+            self._terminate(60)
         LineProcess.live.discard(self)
+
+    def _terminate(self, grace_s: float) -> None:
+        """SIGTERM; SIGKILL to the whole process group if it has not ended within `grace_s`."""
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc.pid)
+            self.proc.wait()
 
 
 def tail(path: Path, lines: int = 6) -> str:
