@@ -362,6 +362,37 @@ def test_the_zoo_has_both_outcomes_for_the_hard_servers(java: JavaClient, zoo: l
     ]
 
 
+@pytest.mark.parametrize("name", ["shipped-policy", "modern", "dhe-first"])
+def test_the_fewest_moves_reconnect_what_they_promise_in_java(java: JavaClient, zoo: list[Endpoint], name: str) -> None:
+    """The report's first claim, checked by the real client: with the fewest moves made (each moved suite put
+    at the end of Selected, out of Disabled), Java connects to every endpoint the moves say they reconnect,
+    still fails where they say moving suites does not help, and still connects wherever it did before."""
+    from datetime import UTC, datetime
+
+    from scanner import findings as analysis
+    from scanner import moves
+
+    policy = {**POLICIES, "shipped-policy": _shipped()}[name]
+    report = analysis.verify_all_report(zoo, _scan(zoo, policy, False), policy, datetime.now(UTC))
+    answer = moves.for_findings(policy, report.findings)
+    moved = [m.suite for m in answer.moves]
+    after = replace(
+        policy,
+        selected=(*policy.selected, *moved),
+        disabled=tuple(s for s in policy.disabled if s not in moved),
+    )
+    by_id = {e.id: e for e in zoo}
+    before_ok = [f.endpoint.id for f in report.findings if f.connects]
+    stuck = [s.endpoint_id for s in answer.not_by_moves]
+    ids = [*answer.reconnects, *stuck, *before_ok]
+    answers = dict(zip(ids, java.connect_all([(by_id[i], after) for i in ids]), strict=True))
+    print(f"\n{name}: moves {moved} reconnect {answer.reconnects}; not by moves {stuck}; {len(before_ok)} ok before")
+    assert answer.reconnects  # the comparison means something: every one of these policies needs moves
+    assert [i for i in answer.reconnects if not answers[i].startswith("OK ")] == []
+    assert [i for i in stuck if answers[i].startswith("OK ")] == []
+    assert [i for i in before_ok if not answers[i].startswith("OK ")] == []
+
+
 def test_the_jsse_17_profile_is_what_the_jdk_implements(java: JavaClient) -> None:
     tls13 = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
     supported = [n for n in java.supported() if n not in tls13 and n != "TLS_EMPTY_RENEGOTIATION_INFO_SCSV"]
