@@ -11,7 +11,7 @@ suites the client cannot offer) and endpoints that could not be probed at all ar
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from scanner import catalog, clients
 from scanner.findings import UNPROBED
@@ -53,6 +53,9 @@ class FewestMoves:
     side_effects: tuple[tuple[str, str, str], ...] = ()
     """(endpoint, suite today, suite after the moves) for working endpoints whose own order would pick a
     moved suite over today's: they still connect, with another suite."""
+    options: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """Each endpoint the moves reconnect -> the suites outside Selected it accepts, with where each is now:
+    what the moves were chosen from (the report's grid marks them "required")."""
 
     @property
     def nothing_fails(self) -> bool:
@@ -124,7 +127,7 @@ def for_findings(
             stuck.append(Stuck(endpoint_id, _why_not(f, policy)))
     moves = cover(options)
     return FewestMoves(
-        moves, tuple(sorted(options)), tuple(stuck), tuple(unprobed), _side_effects(policy, findings, moves)
+        moves, tuple(sorted(options)), tuple(stuck), tuple(unprobed), _side_effects(policy, findings, moves), options
     )
 
 

@@ -178,8 +178,7 @@ def _grid(
         if not probe.accepted_tls12:
             rows.append({**head, "cells": None, "why": probe.reason or "no TLS 1.2 suite known"})
             continue
-        no_common = probe.status is EndpointStatus.NO_COMMON_SUITE
-        needs = moves.candidates(policy, probe.client_accepted, shipped) if no_common else {}
+        needs = fewest.options.get(f.endpoint.id, {})  # what the moves were chosen from, not worked out again
         other = set(probe.accepted_other_hello)
         cells = []
         for column in columns:
