@@ -197,3 +197,12 @@ def test_an_interrupted_run_claims_nothing_of_endpoints_never_probed() -> None:
     assert "Every endpoint connects" not in page and "All 0 endpoints" not in page
     page = html_report.render(replace(report(), findings=report().findings[:1], complete=False))
     assert "nothing to move among the 1 endpoint that finished" in page
+
+
+def test_the_page_counts_in_the_right_number() -> None:
+    from dataclasses import replace
+
+    page = html_report.render(report())
+    assert "1 of 2 endpoints fails under the policy" in page
+    one = html_report.render(replace(report(), findings=report().findings[:1]))
+    assert "The 1 endpoint connects under the policy" in one and "1 endpoints" not in one.split("<main")[0]

@@ -15,6 +15,7 @@ from scanner.document import encode
 from scanner.findings import UNPROBED
 from scanner.models import EndpointFinding, EndpointStatus, HistoryPoint, VerifyAllReport
 from scanner.naming import policy_spelling
+from scanner.report.text import count
 from scanner.report.view import address, change_value, client_certificate_text, grade, hover_text, iana, jsse, strength
 
 if TYPE_CHECKING:
@@ -39,6 +40,7 @@ def environment() -> jinja2.Environment:
     env.filters["iana"] = iana
     env.filters["strength"] = strength
     env.filters["grade"] = grade
+    env.filters["count"] = count
     env.filters["wbr"] = wbr
     env.filters["client_certificate"] = client_certificate_text
     env.filters["change_value"] = change_value
@@ -81,7 +83,7 @@ def _suite_rows(report: VerifyAllReport, list_name: str, since: str) -> list[dic
                 "strength": s.strength,
                 "legacy": s.legacy,
                 "used": bool(ids),
-                "hover": hover_text(len(ids), verb, since, addresses) if ids else "",
+                "hover": hover_text(len(ids), verb, f"since {since}", addresses) if ids else "",
                 "mark": "",
             }
         )

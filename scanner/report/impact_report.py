@@ -15,6 +15,7 @@ from scanner.naming import spelling_of
 from scanner.policy import PolicyDiff, diff
 from scanner.report.html_report import environment, secured
 from scanner.report.text import count
+from scanner.report.view import hover_text
 
 SCHEMA = "tlsverify/impact/1"
 
@@ -91,7 +92,14 @@ def _row(row: dict[str, Any]) -> dict[str, Any]:
     fails_both = row["fails_after"] and row["status"] == "unchanged"
     tags = row["status"] + (" fails-after" if row["fails_after"] else "")
     label = "fails before and after" if fails_both else row["status"]
-    return {**row, "kind": "bad" if fails_both else _KIND[row["status"]], "label": label, "tags": tags}
+    address = host_port(row["host"], row["port"])  # [::1]:443, as the rest of the page writes addresses
+    return {
+        **row,
+        "kind": "bad" if fails_both else _KIND[row["status"]],
+        "label": label,
+        "tags": tags,
+        "address": address,
+    }
 
 
 def _proposed_lists(report: ImpactReport, change: PolicyDiff) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -111,9 +119,7 @@ def _proposed_lists(report: ImpactReport, change: PolicyDiff) -> tuple[list[dict
         out = []
         for n in names:
             ids = users[n]
-            hover = f"{len(ids)} endpoints {verb} this cipher after the change · Endpoints: " + " ".join(
-                where[i] for i in ids
-            )
+            hover = hover_text(len(ids), verb, "after the change", [where[i] for i in ids])
             suite = catalog.resolve(n)
             out.append(
                 {

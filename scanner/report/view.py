@@ -16,8 +16,9 @@ def address(f: EndpointFinding) -> str:
 
 
 def hover_text(count: int, verb: str, since: str, addresses: list[str]) -> str:
-    """The vendor's hover wording: 'N endpoints have negotiated this cipher since DATE · Endpoints: ...'."""
-    return f"{count} endpoints {verb} this cipher since {since} · Endpoints: {' '.join(addresses)}"
+    """The vendor's hover wording, kept as the vendor writes it (`1 endpoints` included): 'N endpoints have
+    negotiated this cipher since DATE · Endpoints: ...'; `since` is "since DATE", or "after the change"."""
+    return f"{count} endpoints {verb} this cipher {since} · Endpoints: {' '.join(addresses)}"
 
 
 def jsse(name: str) -> str:
