@@ -44,6 +44,7 @@ def environment() -> jinja2.Environment:
     env.filters["wbr"] = wbr
     env.filters["client_certificate"] = client_certificate_text
     env.filters["change_value"] = change_value
+    env.globals["CSP"] = _csp(env)
     return env
 
 
@@ -250,15 +251,13 @@ anywhere. A page that can make no request cannot leak the internal host names it
 text ever slipped past the escaping."""
 
 
-def secured(page: str) -> str:
-    """The rendered page with its Content-Security-Policy naming the hash of the page's inline script."""
+def _csp(env: jinja2.Environment) -> str:
+    """The policy for the pages' one script (script.js.j2, static: the same bytes in every page)."""
     import base64
     import hashlib
 
-    opened = page.index("<script>") + len("<script>")
-    script = page[opened : page.index("</script>", opened)]
-    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii")
-    return page.replace("{{CSP}}", CSP.format(script=digest), 1)
+    script = env.get_template("script.js.j2").render()
+    return CSP.format(script=base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode("ascii"))
 
 
 def render(
@@ -276,26 +275,24 @@ def render(
     fewest = moves.for_findings(report.policy, report.findings, shipped)
     groups = [_group(f) for f in report.findings]
     template = environment().get_template("verify_all.html.j2")
-    return secured(
-        template.render(
-            report=data,
-            since=since,
-            generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
-            spelled=policy_spelling(report.policy),
-            verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
-            moves=fewest,
-            selected=_suite_rows(report, "selected", since),
-            disabled=_suite_rows(report, "disabled", since),
-            required=_required(report, {m.suite for m in fewest.moves}),
-            unused=list(report.unused_selected),
-            no_tls12=[r for r in rows if r["id"] in without],
-            failing=sorted((r for r in rows if not r["connects"]), key=lambda r: (r["kind"] == "warn", r["id"])),
-            expiring=[r for r in rows if r["certificate_warnings"]],
-            endpoints=rows,
-            status_options=_status_options(rows),
-            grid=_grid(report, fewest, {r["id"]: r for r in rows}, shipped),
-            chart=_history_chart(history),
-            changes=data["drift"]["changes"] if data["drift"] else [],
-            previous_run=data["drift"]["previous_run"] if data["drift"] else None,
-        )
+    return template.render(
+        report=data,
+        since=since,
+        generated=report.generated_at.strftime("%Y-%m-%d %H:%M UTC"),
+        spelled=policy_spelling(report.policy),
+        verdict={"total": len(groups), "failing": groups.count("fail"), "unprobed": groups.count("unprobed")},
+        moves=fewest,
+        selected=_suite_rows(report, "selected", since),
+        disabled=_suite_rows(report, "disabled", since),
+        required=_required(report, {m.suite for m in fewest.moves}),
+        unused=list(report.unused_selected),
+        no_tls12=[r for r in rows if r["id"] in without],
+        failing=sorted((r for r in rows if not r["connects"]), key=lambda r: (r["kind"] == "warn", r["id"])),
+        expiring=[r for r in rows if r["certificate_warnings"]],
+        endpoints=rows,
+        status_options=_status_options(rows),
+        grid=_grid(report, fewest, {r["id"]: r for r in rows}, shipped),
+        chart=_history_chart(history),
+        changes=data["drift"]["changes"] if data["drift"] else [],
+        previous_run=data["drift"]["previous_run"] if data["drift"] else None,
     )

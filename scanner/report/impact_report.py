@@ -13,7 +13,7 @@ from scanner.impact import EndpointImpact, ImpactReport, ImpactStatus
 from scanner.models import Tool, host_port
 from scanner.naming import spelling_of
 from scanner.policy import PolicyDiff, diff
-from scanner.report.html_report import environment, secured
+from scanner.report.html_report import environment
 from scanner.report.text import count
 from scanner.report.view import hover_text
 
@@ -147,7 +147,7 @@ def render_html(report: ImpactReport, generated_at: datetime) -> str:
     rows = [_row(r) for r in doc["endpoints"]]
     selected, disabled = _proposed_lists(report, change)
     statuses = [(s.value, s.value) for s in ImpactStatus if any(e.status is s for e in report.endpoints)]
-    return secured(
+    return (
         environment()
         .get_template("impact.html.j2")
         .render(
