@@ -144,7 +144,7 @@ def max_in_window(times: Sequence[float], window_s: float = 1.0) -> int:
 
 def iana(name: str) -> str:
     """The catalog's canonical IANA name for a suite name (IANA or OpenSSL spelling), else the name as given."""
-    suite = catalog.find(name) or catalog.by_openssl_name(name)
+    suite = catalog.by_openssl_name(name)  # an OpenSSL name, else any name the catalog knows
     return suite.name if suite else name
 
 

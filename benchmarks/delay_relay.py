@@ -18,11 +18,12 @@ import argparse
 import asyncio
 import contextlib
 import json
-import resource
 import signal
 import socket
 import struct
 import sys
+
+from zoo import raise_open_files_limit
 
 _CHUNK = 65536
 
@@ -149,9 +150,7 @@ def main() -> int:
     parser.add_argument("--target-host", default="127.0.0.1", help="where the servers listen (default: 127.0.0.1)")
     parser.add_argument("--ports", required=True, help="comma-separated server ports")
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_open_files_limit()
     ports = [int(p) for p in args.ports.split(",") if p]
     asyncio.run(serve(args.target_host, ports, args.rtt_ms))
     return 0

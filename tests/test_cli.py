@@ -220,18 +220,14 @@ def test_every_argument_of_every_command_has_help_text() -> None:
     import argparse
 
     from scanner.cli import build_parser
+    from scanner.cli.examples import commands
 
-    missing: list[str] = []
-
-    def walk(parser: argparse.ArgumentParser, path: str) -> None:
-        for action in parser._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                for name, sub in action.choices.items():
-                    walk(sub, f"{path} {name}")
-            elif not action.help:
-                missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
-
-    walk(build_parser(), "tlsverify")
+    missing = [
+        f"tlsverify {path} {'/'.join(action.option_strings) or action.dest}"
+        for path, sub in commands(build_parser())
+        for action in sub._actions
+        if not isinstance(action, argparse._SubParsersAction) and not action.help
+    ]
     assert missing == []
 
 
