@@ -505,16 +505,8 @@ def test_counts_are_singular_where_one() -> None:
 
 def test_show_calls_insecure_exactly_what_check_warns_about(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """One vocabulary: `policy show` never grades a suite in words `policy check` does not use."""
-    from scanner import catalog
-    from scanner.cli import main
-
     names = [s.jsse_name for s in catalog.all_suites() if s.code < 0xFF00][:200]
-    path = tmp_path / "policy.yaml"
-    path.write_text(
-        "release: 10.3.0.0\nprotocols: {selected: [TLSv1.2], disabled: []}\ncipher_suites:\n  selected:\n"
-        + "".join(f"    - {n}\n" for n in names)
-        + "  disabled: []\n"
-    )
+    path = write(tmp_path, policy_text(names, release="10.3.0.0"))
     main(["policy", "show", str(path)])
     shown = capsys.readouterr().out
     main(["policy", "check", str(path)])
@@ -528,22 +520,17 @@ def test_show_calls_insecure_exactly_what_check_warns_about(tmp_path: Path, caps
 
 
 def test_diff_and_upgrade_spell_suites_as_the_files_do(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from scanner.cli import main
-
-    def write(name: str, selected: str, disabled: str) -> Path:
-        path = tmp_path / name
-        path.write_text(
-            "release: 10.3.0.0\nprotocols: {selected: [TLSv1.2], disabled: []}\n"
-            f"cipher_suites:\n  selected: [{selected}]\n  disabled: [{disabled}]\n"
-        )
-        return path
-
-    gcm = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
-    before = write("a.yaml", f"{gcm}, TLS_RSA_WITH_3DES_EDE_CBC_SHA", "TLS_RSA_WITH_AES_128_CBC_SHA")
-    after = write("b.yaml", gcm, "TLS_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_AES_128_CBC_SHA")
+    gcm, rsa = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_RSA_WITH_AES_128_CBC_SHA"
+    before = write(tmp_path, policy_text([gcm, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"], [rsa], "10.3.0.0"), "a.yaml")
+    after = write(tmp_path, policy_text([gcm], ["TLS_RSA_WITH_3DES_EDE_CBC_SHA", rsa], "10.3.0.0"), "b.yaml")
     assert main(["policy", "diff", str(before), str(after)]) == 1
     out = capsys.readouterr().out
     assert "~ TLS_RSA_WITH_3DES_EDE_CBC_SHA (moved from selected to disabled)" in out  # as written, not SSL_
-    java = write("c.yaml", gcm, "SSL_RSA_WITH_3DES_EDE_CBC_SHA, TLS_RSA_WITH_AES_128_CBC_SHA")
+    java = write(tmp_path, policy_text([gcm], ["SSL_RSA_WITH_3DES_EDE_CBC_SHA", rsa], "10.3.0.0"), "c.yaml")
     assert main(["policy", "diff", str(before), str(java)]) == 1
     assert "~ SSL_RSA_WITH_3DES_EDE_CBC_SHA (moved" in capsys.readouterr().out  # the after file's spelling
+    # an upgrade drops the suites a release on the way removed, named as the file names them
+    old = write(tmp_path, policy_text([gcm, "TLS_RSA_WITH_3DES_EDE_CBC_SHA"], [rsa], "9.0"), "old.yaml")
+    assert main(["policy", "upgrade", str(old), "--release", "10.2.0.0"]) == 0
+    err = capsys.readouterr().err
+    assert "  TLS_RSA_WITH_3DES_EDE_CBC_SHA (was selected; removed in 10.2.0.0)" in err
