@@ -506,10 +506,14 @@ def test_a_document_from_just_before_tool_and_code_points_decodes_to_the_same_ru
 
 def test_a_stored_run_keeps_the_versions_that_probed_it(tmp_path: Path) -> None:
     """`report --run N` writes the versions of the tlsverify that probed, not of the one writing again."""
-    with Store(tmp_path / "history.sqlite") as store:
-        run_id = store.save(full_report())
+    db, out = tmp_path / "history.sqlite", tmp_path / "again"
+    then = Tool("tlsverify", "0.0.1", "6.0.0", "5.0.0")  # not what is installed now
+    with Store(db) as store:
+        run_id = store.save(replace(full_report(), tool=then))
         stored = store.run(run_id)
-    assert stored is not None and stored.report.tool == TOOL
+    assert stored is not None and stored.report.tool == then
+    assert main(["report", "--run", str(run_id), "--db", str(db), "--out-dir", str(out)]) == 0
+    assert json.loads((out / "verify-all.json").read_text())["tool"] == document.encode_tool(then)
 
 
 # --- tlsverify schema --------------------------------------------------------------------------------------------
