@@ -332,6 +332,7 @@ def test_demo_keep_running_leaves_the_lab_up_for_the_commands_it_prints(
 ) -> None:
     import shlex
     import signal
+    import threading
 
     demo = subprocess.Popen(
         [sys.executable, "-m", "scanner", "demo", "--keep-running", "--no-progress"],
@@ -343,10 +344,14 @@ def test_demo_keep_running_leaves_the_lab_up_for_the_commands_it_prints(
     try:
         assert demo.stdout is not None
         lines: list[str] = []
+        give_up = threading.Timer(300, demo.kill)  # a demo that stops printing fails the test, never hangs it
+        give_up.daemon = True
+        give_up.start()
         while not lines or lines[-1] != "Ctrl-C stops the lab.\n":
             line = demo.stdout.readline()
             assert line, f"the demo ended early: {''.join(lines)}"
             lines.append(line)
+        give_up.cancel()
         [impact] = [line.split() for line in lines if line.strip().startswith("tlsverify impact")]
         monkeypatch.chdir(tmp_path)
         assert main([*impact[1:], "--no-progress"]) == 0  # against the lab, still up
